@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Installs dependencies, builds with ASan+UBSan and runs every test.
+# Usage: scripts/test.sh   (as root on Debian 12; see README.md)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh
+BUILD=${CONDUIT_BUILD_DIR:-build-test}
+cmake -S . -B "$BUILD" -DCONDUIT_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+cmake --build "$BUILD" -j"$(nproc)"
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+cd "$BUILD"
+ctest --output-on-failure -j"$(nproc)" --timeout 300 "$@"
