@@ -9,8 +9,8 @@
  *    SHA3-256, Ed25519, INSERT, COMMIT with its fsync).  Prints the
  *    median and p95 per record.
  * 2. Verification: a chain of CHAIN capsules and a matching audit.log
- *    is built directly (one transaction, same content shape as sealing
- *    writes), then conduit_capsule_verify() runs at each level on one
+ *    is built directly (one transaction, the capsules sealing would
+ *    build: conduit_capsule_from_line), then conduit_capsule_verify() runs at each level on one
  *    thread.  Prints capsules per second.
  *
  * Works in a fresh directory under $TMPDIR (default /tmp) and removes
@@ -105,8 +105,8 @@ build_chain(const char *dir, long n)
 	struct conduit_capsule_key key;
 	struct conduit_err err = { 0 };
 	unsigned char seed[32];
-	char path[4096], line[1024], prev[65] = "", hash[65], sig[129], id[37];
-	char tsbuf[40], signed_at[40], seqs[24], *canon, *log;
+	char path[4096], line[1024], prev[65] = "", hash[65], sig[129];
+	char signed_at[40], *canon, *log;
 	size_t loglen = 0, logcap = (size_t)n * 300 + 1;
 	sqlite3_stmt *st;
 	sqlite3 *db;
@@ -133,68 +133,16 @@ build_chain(const char *dir, long n)
 		die("malloc", NULL);
 	conduit_capsule_now(signed_at);
 	for (i = 0; i < n; i++) {
-		cJSON *rec, *cap;
+		const char *id;
+		cJSON *cap;
 
 		make_line(line, sizeof(line), i);
 		loglen += (size_t)snprintf(log + loglen, logcap - loglen, "%s\n", line);
-		rec = conduit_json_parse(line, strlen(line), &err);
-		if (rec == NULL || conduit_uuid4(id, &err) != 0)
-			die("record", &err);
-		(void)conduit_capsule_ts_from_audit(cJSON_GetObjectItem(rec,
-		    "timestamp")->valuestring, tsbuf);
-		(void)snprintf(seqs, sizeof(seqs), "%ld", i);
-		cap = cJSON_CreateObject();
-		cJSON_AddStringToObject(cap, "id", id);
-		cJSON_AddStringToObject(cap, "type", "system");
-		cJSON_AddStringToObject(cap, "domain", "conduit");
-		cJSON_AddNullToObject(cap, "parent_id");
-		cJSON_AddItemToObject(cap, "sequence", conduit_json_number(seqs));
-		if (i)
-			cJSON_AddStringToObject(cap, "previous_hash", prev);
-		else
-			cJSON_AddNullToObject(cap, "previous_hash");
-		cJSON_AddStringToObject(cap, "spec_version", "1.0");
-		{
-			cJSON *s = cJSON_AddObjectToObject(cap, "trigger");
-			cJSON_AddStringToObject(s, "type", "system");
-			cJSON_AddStringToObject(s, "source", "bench");
-			cJSON_AddStringToObject(s, "timestamp", tsbuf);
-			cJSON_AddStringToObject(s, "request", "service_register");
-			cJSON_AddNullToObject(s, "correlation_id");
-			cJSON_AddStringToObject(s, "user_id", "bench");
-			s = cJSON_AddObjectToObject(cap, "context");
-			cJSON_AddStringToObject(s, "agent_id", "conduit");
-			cJSON_AddNullToObject(s, "session_id");
-			cJSON_AddObjectToObject(s, "environment");
-			s = cJSON_AddObjectToObject(cap, "reasoning");
-			cJSON_AddStringToObject(s, "analysis", "");
-			cJSON_AddArrayToObject(s, "options");
-			cJSON_AddArrayToObject(s, "options_considered");
-			cJSON_AddStringToObject(s, "selected_option", "");
-			cJSON_AddStringToObject(s, "reasoning", "");
-			cJSON_AddItemToObject(s, "confidence", conduit_json_number("0.0"));
-			cJSON_AddNullToObject(s, "model");
-			cJSON_AddNullToObject(s, "prompt_hash");
-			s = cJSON_AddObjectToObject(cap, "authority");
-			cJSON_AddStringToObject(s, "type", "autonomous");
-			cJSON_AddNullToObject(s, "approver");
-			cJSON_AddNullToObject(s, "policy_reference");
-			cJSON_AddArrayToObject(s, "chain");
-			cJSON_AddNullToObject(s, "escalation_reason");
-			s = cJSON_AddObjectToObject(cap, "execution");
-			cJSON_AddArrayToObject(s, "tool_calls");
-			cJSON_AddItemToObject(s, "duration_ms", conduit_json_number("0"));
-			cJSON_AddObjectToObject(s, "resources_used");
-			s = cJSON_AddObjectToObject(cap, "outcome");
-			cJSON_AddStringToObject(s, "status", "success");
-			cJSON_AddItemToObject(s, "result",
-			    cJSON_DetachItemFromObject(rec, "details"));
-			cJSON_AddStringToObject(s, "summary",
-			    cJSON_GetObjectItem(rec, "message")->valuestring);
-			cJSON_AddNullToObject(s, "error");
-			cJSON_AddArrayToObject(s, "side_effects");
-			cJSON_AddObjectToObject(s, "metrics");
-		}
+		cap = conduit_capsule_from_line(line, dir, i, i ? prev : NULL,
+		    &err);
+		if (cap == NULL)
+			die("capsule", &err);
+		id = cJSON_GetObjectItem(cap, "id")->valuestring;
 		if (conduit_capsule_canonical(cap, NULL, &canon, NULL, hash, &prob,
 		    &err) != 0 || conduit_capsule_sign(&key, hash, sig, &err) != 0)
 			die("canonical", &err);
@@ -215,7 +163,6 @@ build_chain(const char *dir, long n)
 		memcpy(prev, hash, sizeof(prev));
 		free(canon);
 		cJSON_Delete(cap);
-		cJSON_Delete(rec);
 	}
 	sqlite3_finalize(st);
 	if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)

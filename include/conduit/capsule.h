@@ -143,6 +143,12 @@ int conduit_capsule_init(const char *state_dir, struct conduit_err *err);
 int conduit_capsule_seal_record(const char *state_dir, const char *line,
     struct conduit_err *err);
 
+/* The capsule (content only) that sealing builds for one audit line:
+ * the mapping of docs/audit-chain.md, with a fresh UUID v4. */
+struct cJSON *conduit_capsule_from_line(const char *line,
+    const char *state_dir, long long seq, const char *prev,
+    struct conduit_err *err);
+
 enum conduit_verify_level {
 	VERIFY_STRUCTURAL,	/* sequence and linkage */
 	VERIFY_FULL,		/* + every hash recomputed */

@@ -487,6 +487,23 @@ oom:
 	return NULL;
 }
 
+struct cJSON *
+conduit_capsule_from_line(const char *line, const char *state_dir,
+    long long seq, const char *prev, struct conduit_err *err)
+{
+	struct audit_fields f;
+	char id[37];
+	cJSON *rec, *cap = NULL;
+
+	rec = conduit_json_parse(line, strlen(line), err);
+	if (rec == NULL)
+		return NULL;
+	if (audit_fields(rec, &f, err) == 0 && conduit_uuid4(id, err) == 0)
+		cap = capsule_from_record(rec, &f, state_dir, seq, prev, id, err);
+	cJSON_Delete(rec);
+	return cap;
+}
+
 static int
 db_fail(sqlite3 *db, struct conduit_err *err, const char *what)
 {
