@@ -31,52 +31,18 @@
 #include "conduit/settings.h"
 #include "conduit/txn.h"
 
+#include "bench_util.h"
+
 #define NSVC 1000
-
-static double
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static int
-run(char *const argv[])
-{
-	pid_t pid;
-	int status;
-
-	fflush(stdout);
-	pid = fork();
-	if (pid == 0) {
-		if (freopen("/dev/null", "w", stdout) == NULL)
-			_exit(126);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	if (pid < 0 || waitpid(pid, &status, 0) < 0)
-		return -1;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-static int
-cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
 
 static void
 report(const char *what, double *t, int runs)
 {
-	int p95 = (runs * 95) / 100;
+	double median, p95;
 
-	qsort(t, (size_t)runs, sizeof(*t), cmp);
+	bench_stats(t, runs, &median, &p95);
 	printf("%-34s runs=%-3d median %8.2f ms   p95 %8.2f ms\n", what, runs,
-	    t[runs / 2], t[p95 < runs ? p95 : runs - 1]);
+	    median, p95);
 }
 
 static long
