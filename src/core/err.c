@@ -33,7 +33,8 @@ conduit_err_wrap(struct conduit_err *err, const char *fmt, ...)
 	(void)vsnprintf(prefix, sizeof(prefix), fmt, ap);
 	va_end(ap);
 	memcpy(old, err->msg, sizeof(old));
-	(void)snprintf(err->msg, sizeof(err->msg), "%s: %s", prefix, old);
+	if (snprintf(err->msg, sizeof(err->msg), "%s: %s", prefix, old) < 0)
+		err->msg[0] = '\0';
 	return err->code;
 }
 

@@ -1,0 +1,16 @@
+/*
+ * daemons.c - the table of programs `conduit up`/`down` manage.
+ */
+#include <stddef.h>
+
+#include "conduit/process.h"
+
+static const struct conduit_daemon *const daemons[] = {
+	NULL
+};
+
+const struct conduit_daemon *const *
+conduit_daemons(void)
+{
+	return daemons;
+}

@@ -1,0 +1,17 @@
+/*
+ * commands.h - every command's table entry (one source file each).
+ */
+#ifndef CONDUIT_CLI_COMMANDS_H
+#define CONDUIT_CLI_COMMANDS_H
+
+#include "conduit/cli.h"
+
+extern const struct conduit_cmd cmd_init_entry;
+extern const struct conduit_cmd cmd_register_entry;
+extern const struct conduit_cmd cmd_deregister_entry;
+extern const struct conduit_cmd cmd_list_entry;
+extern const struct conduit_cmd cmd_audit_entry;
+extern const struct conduit_cmd cmd_help_entry;
+extern const struct conduit_cmd cmd_version_entry;
+
+#endif
