@@ -220,7 +220,8 @@ struct conduit_monitor_req {
 	long sample_ms;
 	const char *nvidia_smi;		/* "nvidia-smi" */
 	long gpu_timeout_ms;
-	char docker_socket[256];	/* resolved; "" = none */
+	const char *docker_socket;	/* the setting */
+	const char *docker_host;	/* $DOCKER_HOST, or NULL */
 	long docker_timeout_ms;
 	const char *const *servers;
 	size_t n_servers;

@@ -25,7 +25,6 @@
 
 #include <cjson/cJSON.h>
 
-#include "conduit/fsutil.h"
 #include "conduit/monitor.h"
 
 #define MAX_MOUNTS 512
@@ -364,6 +363,35 @@ slurp(const char *path, char *buf, size_t len)
 	return buf;
 }
 
+/* A procfs file of any length (st_size is 0 there), up to 4 MiB. */
+static char *
+read_proc(const char *path)
+{
+	FILE *fp = fopen(path, "re");
+	size_t len = 0, cap = 16384;
+	char *buf = malloc(cap), *nb;
+
+	if (fp == NULL || buf == NULL) {
+		if (fp != NULL)
+			fclose(fp);
+		free(buf);
+		return NULL;
+	}
+	for (;;) {
+		len += fread(buf + len, 1, cap - len - 1, fp);
+		if (len < cap - 1 || cap >= (4u << 20))
+			break;
+		nb = realloc(buf, cap * 2);
+		if (nb == NULL)
+			break;
+		buf = nb;
+		cap *= 2;
+	}
+	fclose(fp);
+	buf[len] = '\0';
+	return buf;
+}
+
 void
 conduit_mon_cpu_begin(struct conduit_cpu_times *t, long long *t0_ms)
 {
@@ -383,10 +411,8 @@ add_filesystems(cJSON *host)
 	struct conduit_mount *mounts = NULL;
 	size_t n = 0;
 	char *text = NULL;
-	size_t len;
 
-	if (arr == NULL || conduit_read_file("/proc/self/mountinfo", &text,
-	    &len, NULL) != 0)
+	if (arr == NULL || (text = read_proc("/proc/self/mountinfo")) == NULL)
 		return;
 	if (conduit_mon_select_mounts(text, &mounts, &n, NULL) == 0) {
 		for (size_t i = 0; i < n; i++) {

@@ -31,6 +31,25 @@ remote_thread(void *p)
 }
 
 static cJSON *
+local_containers(const struct conduit_monitor_req *r)
+{
+	struct conduit_err e;
+	char sock[256];
+	cJSON *c;
+
+	conduit_err_clear(&e);
+	if (conduit_mon_docker_socket(r->docker_socket, r->docker_host, sock,
+	    sizeof sock, &e) == 0)
+		return conduit_mon_docker_collect(sock, r->docker_timeout_ms);
+	c = cJSON_CreateObject();
+	cJSON_AddStringToObject(c, "status", MON_ERROR);
+	cJSON_AddStringToObject(c, "error", e.msg);
+	cJSON_AddNullToObject(c, "api_version");
+	cJSON_AddArrayToObject(c, "items");
+	return c;
+}
+
+static cJSON *
 local_server(const struct conduit_monitor_req *r)
 {
 	cJSON *s = cJSON_CreateObject();
@@ -45,8 +64,7 @@ local_server(const struct conduit_monitor_req *r)
 		gpus = conduit_mon_gpu_collect(r->nvidia_smi,
 		    r->gpu_timeout_ms);
 	if (r->containers)
-		containers = conduit_mon_docker_collect(r->docker_socket,
-		    r->docker_timeout_ms);
+		containers = local_containers(r);
 	cJSON_AddStringToObject(s, "server", "local");
 	cJSON_AddBoolToObject(s, "reachable", true);
 	cJSON_AddNullToObject(s, "error");
