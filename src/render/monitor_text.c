@@ -215,6 +215,9 @@ gpu_block(struct buf *b, const cJSON *g, const char *red, const char *reset)
 		}
 		put(b, "\n");
 	}
+	if (conduit_mon_str(g, "error") != NULL)
+		put(b, "    %sprocesses: %s%s\n", red, conduit_mon_str(g,
+		    "error"), reset);
 	cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(g,
 	    "processes")) {
 		put(b, "    pid %s on GPU %s  %s  %s\n",
