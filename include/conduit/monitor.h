@@ -93,6 +93,8 @@ struct conduit_mount {
 	char fstype[64];
 	char source[256];
 	char devno[32];		/* "major:minor" */
+	bool whole;		/* the filesystem's root, not a bind of a
+				 * subdirectory */
 };
 /* Parses one mountinfo line; CONDUIT_EINVAL when malformed. */
 int conduit_mon_parse_mountinfo_line(const char *line,
@@ -100,7 +102,8 @@ int conduit_mon_parse_mountinfo_line(const char *line,
 /* Pseudo filesystems (proc, sysfs, tmpfs, overlay, cgroup, ...). */
 bool conduit_mon_fs_is_pseudo(const char *fstype);
 /* The mounts worth listing from mountinfo text: real filesystems, one
- * per device (the shortest mount point wins, as df does), "/" always.
+ * per device (as df: a whole-filesystem mount over a bind mount of a
+ * subdirectory, then the shortest mount point), "/" always.
  * *out is malloc'd. */
 int conduit_mon_select_mounts(const char *mountinfo,
     struct conduit_mount **out, size_t *n, struct conduit_err *err);

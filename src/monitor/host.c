@@ -223,8 +223,10 @@ conduit_mon_parse_mountinfo_line(const char *line, struct conduit_mount *m)
 	if ((p = field(p, tmp, sizeof tmp)) == NULL ||
 	    (p = field(p, tmp, sizeof tmp)) == NULL ||
 	    (p = field(p, m->devno, sizeof m->devno)) == NULL ||
-	    (p = field(p, tmp, sizeof tmp)) == NULL ||
-	    (p = field(p, m->mountpoint, sizeof m->mountpoint)) == NULL)
+	    (p = field(p, tmp, sizeof tmp)) == NULL)
+		return CONDUIT_EINVAL;
+	m->whole = strcmp(tmp, "/") == 0;
+	if ((p = field(p, m->mountpoint, sizeof m->mountpoint)) == NULL)
 		return CONDUIT_EINVAL;
 	/* Skip to the " - " separator; the optional fields vary. */
 	p = strstr(p, " - ");
@@ -255,6 +257,19 @@ conduit_mon_fs_is_pseudo(const char *fstype)
 	return false;
 }
 
+/* Whether m should stand for its device instead of cur. */
+static bool
+better(const struct conduit_mount *m, const struct conduit_mount *cur)
+{
+	if (strcmp(cur->mountpoint, "/") == 0)
+		return false;
+	if (strcmp(m->mountpoint, "/") == 0)
+		return true;
+	if (m->whole != cur->whole)
+		return m->whole;
+	return strlen(m->mountpoint) < strlen(cur->mountpoint);
+}
+
 int
 conduit_mon_select_mounts(const char *mountinfo, struct conduit_mount **out,
     size_t *n, struct conduit_err *err)
@@ -270,11 +285,11 @@ conduit_mon_select_mounts(const char *mountinfo, struct conduit_mount **out,
 		return conduit_err_set(err, CONDUIT_ENOMEM, "out of memory");
 	for (size_t line = 0; p != NULL && *p != '\0' && line < 100000;
 	    line++) {
-		bool root, dup = false;
+		bool dup = false;
 
 		if (conduit_mon_parse_mountinfo_line(p, &m) == 0) {
-			root = strcmp(m.mountpoint, "/") == 0;
-			if (!root && conduit_mon_fs_is_pseudo(m.fstype))
+			if (strcmp(m.mountpoint, "/") != 0 &&
+			    conduit_mon_fs_is_pseudo(m.fstype))
 				goto next;
 			/* A later mount on the same point hides the earlier
 			 * one; the same device twice is listed once. */
@@ -290,9 +305,7 @@ conduit_mon_select_mounts(const char *mountinfo, struct conduit_mount **out,
 					break;
 				}
 				if (same_dev) {
-					if (root || (strcmp(v[i].mountpoint,
-					    "/") != 0 && strlen(m.mountpoint) <
-					    strlen(v[i].mountpoint)))
+					if (better(&m, &v[i]))
 						v[i] = m;
 					dup = true;
 					break;
