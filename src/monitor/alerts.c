@@ -520,22 +520,24 @@ active_alerts(const cJSON *checks)
 	return out;
 }
 
+/* *text keeps the file as read, so an unchanged state is not
+ * rewritten (and fsynced) every minute. */
 static int
-load_state(const char *path, cJSON **state, struct conduit_err *err)
+load_state(const char *path, cJSON **state, char **text,
+    struct conduit_err *err)
 {
-	char *text = NULL;
 	size_t len;
-	int rc = conduit_read_file(path, &text, &len, err);
+	int rc = conduit_read_file(path, text, &len, err);
 
 	if (rc == CONDUIT_ENOTFOUND) {
 		conduit_err_clear(err);
+		*text = NULL;
 		*state = conduit_mon_state_new();
 		return 0;
 	}
 	if (rc != 0)
 		return rc;
-	*state = cJSON_Parse(text);
-	free(text);
+	*state = cJSON_Parse(*text);
 	if (!cJSON_IsObject(*state) || conduit_mon_num(*state, "version") !=
 	    STATE_VERSION) {
 		cJSON_Delete(*state);
@@ -555,7 +557,7 @@ conduit_monitor_track(const char *state_dir, cJSON *doc,
 	struct conduit_lock lk;
 	cJSON *state = NULL, *checks = NULL, *recs = NULL, *r;
 	struct conduit_audit_rec *arr = NULL;
-	char *text = NULL;
+	char *text = NULL, *old = NULL;
 	size_t n = 0;
 	int rc;
 
@@ -567,7 +569,7 @@ conduit_monitor_track(const char *state_dir, cJSON *doc,
 		return rc;
 	if ((rc = conduit_lock_acquire(dir, "state", &lk, err)) != 0)
 		return rc;
-	if ((rc = load_state(path, &state, err)) != 0)
+	if ((rc = load_state(path, &state, &old, err)) != 0)
 		goto out;
 	conduit_timestamp(now, 0);
 	conduit_mon_restarts_apply(doc, state);
@@ -604,8 +606,10 @@ conduit_monitor_track(const char *state_dir, cJSON *doc,
 		rc = conduit_err_set(err, CONDUIT_ENOMEM, "out of memory");
 		goto out;
 	}
-	rc = conduit_write_atomic(path, text, strlen(text), 0600, err);
+	if (old == NULL || strcmp(old, text) != 0)
+		rc = conduit_write_atomic(path, text, strlen(text), 0600, err);
 out:
+	free(old);
 	conduit_lock_release(&lk);
 	free(text);
 	free(arr);
