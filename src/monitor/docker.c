@@ -31,13 +31,26 @@
 #define MAX_PARALLEL 16
 #define BODY_MAX (32u << 20)
 
+/* One response: the body collects in an open_memstream FILE until
+ * resp_body() closes it. */
 struct resp {
+	FILE *fp;
 	char *buf;
-	size_t len, cap;
+	size_t len;		/* bytes received so far */
+	size_t fplen;		/* open_memstream's length */
 	char api_version[32];
 	long code;
-	bool too_big;
 };
+
+static char *
+resp_body(struct resp *r)
+{
+	if (r->fp != NULL) {
+		fclose(r->fp);
+		r->fp = NULL;
+	}
+	return r->buf;
+}
 
 int
 conduit_mon_docker_socket(const char *setting, const char *docker_host,
@@ -218,25 +231,13 @@ on_body(char *data, size_t size, size_t nmemb, void *arg)
 	struct resp *r = arg;
 	size_t n = size * nmemb;
 
-	if (r->len + n + 1 > BODY_MAX) {
-		r->too_big = true;
+	if (r->fp == NULL && r->buf == NULL)
+		r->fp = open_memstream(&r->buf, &r->fplen);
+	if (r->fp == NULL || r->len + n > BODY_MAX)
 		return 0;	/* aborts the transfer */
-	}
-	if (r->len + n + 1 > r->cap) {
-		size_t nc = r->cap ? r->cap : 4096;
-		char *nb;
-
-		while (nc < r->len + n + 1)
-			nc *= 2;
-		nb = realloc(r->buf, nc);
-		if (nb == NULL)
-			return 0;
-		r->buf = nb;
-		r->cap = nc;
-	}
-	memcpy(r->buf + r->len, data, n);
+	if (fwrite(data, 1, n, r->fp) != n)
+		return 0;
 	r->len += n;
-	r->buf[r->len] = '\0';
 	return n;
 }
 
@@ -301,6 +302,7 @@ get(const char *sock, const char *path, long timeout_ms, struct resp *r,
 	cc = curl_easy_perform(h);
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->code);
 	curl_easy_cleanup(h);
+	resp_body(r);
 	if (cc != CURLE_OK) {
 		snprintf(errbuf, errlen, "cannot reach the Docker engine at "
 		    "%s: %s", sock, curl_easy_strerror(cc));
@@ -401,9 +403,10 @@ fetch_containers(const char *sock, const char *ver, const cJSON *list,
 			curl_multi_remove_handle(m, handles[2 * i + k]);
 			curl_easy_cleanup(handles[2 * i + k]);
 		}
-		if (p[i].inspect.code == 200 && p[i].inspect.buf != NULL)
+		if (resp_body(&p[i].inspect) != NULL &&
+		    p[i].inspect.code == 200)
 			ins = cJSON_Parse(p[i].inspect.buf);
-		if (p[i].stats.code == 200 && p[i].stats.buf != NULL)
+		if (resp_body(&p[i].stats) != NULL && p[i].stats.code == 200)
 			stats = cJSON_Parse(p[i].stats.buf);
 		cJSON_AddItemToArray(items, conduit_mon_container_json(
 		    p[i].entry, ins, stats));

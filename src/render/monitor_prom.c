@@ -10,7 +10,6 @@
  * exported, never written as 0 or NaN.
  */
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,57 +129,22 @@ static const struct family families[] = {
 	    S_ALERT, K_ONE, NULL, NULL, NULL, 1 },
 };
 
-struct out {
-	char *s;
-	size_t len, cap;
-	bool oom;
-};
-
-static void __attribute__((format(printf, 2, 3)))
-emit(struct out *o, const char *fmt, ...)
-{
-	va_list ap;
-	int w;
-
-	for (int tries = 0; tries < 2 && !o->oom; tries++) {
-		va_start(ap, fmt);
-		w = vsnprintf(o->s + o->len, o->cap - o->len, fmt, ap);
-		va_end(ap);
-		if (w < 0) {
-			o->oom = true;
-		} else if ((size_t)w < o->cap - o->len) {
-			o->len += (size_t)w;
-			return;
-		} else {
-			size_t nc = (o->cap + (size_t)w + 1) * 2;
-			char *ns = realloc(o->s, nc);
-
-			if (ns == NULL)
-				o->oom = true;
-			else {
-				o->s = ns;
-				o->cap = nc;
-			}
-		}
-	}
-}
-
 /* name="value" with the exposition format's escapes. */
 static void
-label(struct out *o, const char *name, const char *v, bool first)
+label(FILE *o, const char *name, const char *v, bool first)
 {
-	emit(o, "%s%s=\"", first ? "" : ",", name);
+	fprintf(o, "%s%s=\"", first ? "" : ",", name);
 	for (const char *p = v ? v : ""; *p != '\0'; p++) {
 		if (*p == '\\')
-			emit(o, "\\\\");
+			fputs("\\\\", o);
 		else if (*p == '"')
-			emit(o, "\\\"");
+			fprintf(o, "\\\"");
 		else if (*p == '\n')
-			emit(o, "\\n");
+			fprintf(o, "\\n");
 		else
-			emit(o, "%c", *p);
+			fputc(*p, o);
 	}
-	emit(o, "\"");
+	fprintf(o, "\"");
 }
 
 static const char *
@@ -195,7 +159,7 @@ numstr(double v, char *buf, size_t len)
 
 /* The labels of one subject, without braces. */
 static void
-labels(struct out *o, enum scope sc, const char *server, const cJSON *x)
+labels(FILE *o, enum scope sc, const char *server, const cJSON *x)
 {
 	char n[32];
 
@@ -241,20 +205,20 @@ labels(struct out *o, enum scope sc, const char *server, const cJSON *x)
 }
 
 static void
-sample(struct out *o, const struct family *f, const char *server,
+sample(FILE *o, const struct family *f, const char *server,
     const cJSON *x, const char *extra_name, const char *extra, double v)
 {
 	if (isnan(v) || isinf(v))
 		return;
-	emit(o, "%s{", f->name);
+	fprintf(o, "%s{", f->name);
 	labels(o, f->scope, server, x);
 	if (extra_name != NULL)
 		label(o, extra_name, extra, false);
-	emit(o, "} %.15g\n", v);
+	fprintf(o, "} %.15g\n", v);
 }
 
 static void
-subject(struct out *o, const struct family *f, const char *server,
+subject(FILE *o, const struct family *f, const char *server,
     const cJSON *x)
 {
 	const cJSON *v, *src = f->sub ? cJSON_GetObjectItemCaseSensitive(x,
@@ -300,7 +264,7 @@ subject(struct out *o, const struct family *f, const char *server,
 }
 
 static void
-server_family(struct out *o, const struct family *f, const char *name,
+server_family(FILE *o, const struct family *f, const char *name,
     const cJSON *s)
 {
 	static const char *const sources[] = { "gpus", "containers" };
@@ -322,12 +286,22 @@ server_family(struct out *o, const struct family *f, const char *name,
 	}
 }
 
+/* Where each per-subject scope's objects live in a server object. */
+static const struct {
+	const char *source, *array;
+} arrays[] = {
+	[S_FS] = { "host", "filesystems" },
+	[S_GPU] = { "gpus", "devices" },
+	[S_PROC] = { "gpus", "processes" },
+	[S_CONT] = { "containers", "items" },
+};
+
 static void
-family(struct out *o, const struct family *f, const cJSON *doc)
+family(FILE *o, const struct family *f, const cJSON *doc)
 {
 	const cJSON *s, *x;
 
-	emit(o, "# HELP %s %s\n# TYPE %s %s\n", f->name, f->help, f->name,
+	fprintf(o, "# HELP %s %s\n# TYPE %s %s\n", f->name, f->help, f->name,
 	    f->type);
 	if (f->scope == S_ALERT) {
 		cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(doc,
@@ -339,42 +313,20 @@ family(struct out *o, const struct family *f, const cJSON *doc)
 	    "servers")) {
 		const char *name = conduit_mon_str(s, "server");
 		const cJSON *host = cJSON_GetObjectItemCaseSensitive(s, "host");
-		const cJSON *gpus = cJSON_GetObjectItemCaseSensitive(s, "gpus");
-		const cJSON *cont = cJSON_GetObjectItemCaseSensitive(s,
-		    "containers");
 
 		if (name == NULL)
 			continue;
-		switch (f->scope) {
-		case S_SERVER:
+		if (f->scope == S_SERVER)
 			server_family(o, f, name, s);
-			break;
-		case S_HOST:
-			if (cJSON_IsObject(host))
-				subject(o, f, name, host);
-			break;
-		case S_FS:
+		else if (f->scope == S_HOST && cJSON_IsObject(host))
+			subject(o, f, name, host);
+		else if (f->scope != S_HOST) {
+			const cJSON *src = cJSON_GetObjectItemCaseSensitive(s,
+			    arrays[f->scope].source);
+
 			cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(
-			    host, "filesystems"))
+			    src, arrays[f->scope].array))
 				subject(o, f, name, x);
-			break;
-		case S_GPU:
-			cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(
-			    gpus, "devices"))
-				subject(o, f, name, x);
-			break;
-		case S_PROC:
-			cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(
-			    gpus, "processes"))
-				subject(o, f, name, x);
-			break;
-		case S_CONT:
-			cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(
-			    cont, "items"))
-				subject(o, f, name, x);
-			break;
-		default:
-			break;
 		}
 	}
 }
@@ -382,16 +334,22 @@ family(struct out *o, const struct family *f, const cJSON *doc)
 char *
 conduit_render_monitor_prometheus(const cJSON *doc)
 {
-	struct out o = { malloc(16384), 0, 16384, false };
+	char *text = NULL;
+	size_t len = 0;
+	FILE *o = open_memstream(&text, &len);
 
-	if (o.s == NULL)
+	if (o == NULL)
 		return NULL;
-	o.s[0] = '\0';
 	for (size_t i = 0; i < sizeof families / sizeof families[0]; i++)
-		family(&o, &families[i], doc);
-	if (o.oom) {
-		free(o.s);
+		family(o, &families[i], doc);
+	if (ferror(o)) {
+		fclose(o);
+		free(text);
 		return NULL;
 	}
-	return o.s;
+	if (fclose(o) != 0) {
+		free(text);
+		return NULL;
+	}
+	return text;
 }

@@ -3,10 +3,10 @@
  *
  * Pure: the monitor document in, text out.  Values the document has as
  * null print as "-" so a column never shifts; colour (when asked for)
- * only marks what needs attention: alerts and sources in error.
+ * only marks what needs attention: alerts and sources in error.  The
+ * text is written to an open_memstream FILE.
  */
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,46 +14,6 @@
 #include <cjson/cJSON.h>
 
 #include "conduit/monitor.h"
-
-struct buf {
-	char *s;
-	size_t len, cap;
-	bool oom;
-};
-
-static void __attribute__((format(printf, 2, 3)))
-put(struct buf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int w;
-
-	if (b->oom)
-		return;
-	for (int tries = 0; tries < 2; tries++) {
-		va_start(ap, fmt);
-		w = vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
-		va_end(ap);
-		if (w < 0) {
-			b->oom = true;
-			return;
-		}
-		if ((size_t)w < b->cap - b->len) {
-			b->len += (size_t)w;
-			return;
-		}
-		{
-			size_t nc = (b->cap + (size_t)w + 1) * 2;
-			char *ns = realloc(b->s, nc);
-
-			if (ns == NULL) {
-				b->oom = true;
-				return;
-			}
-			b->s = ns;
-			b->cap = nc;
-		}
-	}
-}
 
 static const char *
 bytes(double v, char *out, size_t len)
@@ -88,60 +48,60 @@ numf(double v, const char *spec, char *out, size_t len)
 }
 
 static void
-uptime(struct buf *b, double s)
+uptime(FILE *b, double s)
 {
 	long d, h, m;
 
 	if (isnan(s)) {
-		put(b, "up -");
+		fprintf(b, "up -");
 		return;
 	}
 	d = (long)(s / 86400);
 	h = (long)(s / 3600) % 24;
 	m = (long)(s / 60) % 60;
 	if (d > 0)
-		put(b, "up %ldd %ldh", d, h);
+		fprintf(b, "up %ldd %ldh", d, h);
 	else
-		put(b, "up %ldh %ldm", h, m);
+		fprintf(b, "up %ldh %ldm", h, m);
 }
 
 static void
-host_block(struct buf *b, const cJSON *h)
+host_block(FILE *b, const cJSON *h)
 {
 	const cJSON *mem = cJSON_GetObjectItemCaseSensitive(h, "memory");
 	const cJSON *swap = cJSON_GetObjectItemCaseSensitive(h, "swap");
 	const cJSON *fs;
 	char a[32], c[32], d[32], e[32], f[32];
 
-	put(b, "  Host        %s, kernel %s, ",
+	fprintf(b, "  Host        %s, kernel %s, ",
 	    conduit_mon_str(h, "hostname") ? conduit_mon_str(h, "hostname") :
 	    "-", conduit_mon_str(h, "kernel") ? conduit_mon_str(h, "kernel") :
 	    "-");
 	uptime(b, conduit_mon_num(h, "uptime_seconds"));
-	put(b, "\n  CPU         %s CPUs, load %s %s %s, %s busy\n",
+	fprintf(b, "\n  CPU         %s CPUs, load %s %s %s, %s busy\n",
 	    numf(conduit_mon_num(h, "cpus"), "0", a, sizeof a),
 	    numf(conduit_mon_num(h, "load_1m"), "2", c, sizeof c),
 	    numf(conduit_mon_num(h, "load_5m"), "2", d, sizeof d),
 	    numf(conduit_mon_num(h, "load_15m"), "2", e, sizeof e),
 	    numf(conduit_mon_num(h, "cpu_percent"), "0%", f, sizeof f));
-	put(b, "  Memory      %s / %s", bytes(conduit_mon_num(mem,
+	fprintf(b, "  Memory      %s / %s", bytes(conduit_mon_num(mem,
 	    "used_bytes"), a, sizeof a), bytes(conduit_mon_num(mem,
 	    "total_bytes"), c, sizeof c));
-	put(b, " (%s)", numf(conduit_mon_num(mem, "used_percent"), "0%",
+	fprintf(b, " (%s)", numf(conduit_mon_num(mem, "used_percent"), "0%",
 	    a, sizeof a));
-	put(b, ", swap %s / %s\n", bytes(conduit_mon_num(swap, "used_bytes"),
+	fprintf(b, ", swap %s / %s\n", bytes(conduit_mon_num(swap, "used_bytes"),
 	    a, sizeof a), bytes(conduit_mon_num(swap, "total_bytes"), c,
 	    sizeof c));
 	cJSON_ArrayForEach(fs, cJSON_GetObjectItemCaseSensitive(h,
 	    "filesystems")) {
-		put(b, "  Disk        %-16s %s / %s (%s)",
+		fprintf(b, "  Disk        %-16s %s / %s (%s)",
 		    conduit_mon_str(fs, "mountpoint") ?
 		    conduit_mon_str(fs, "mountpoint") : "-",
 		    bytes(conduit_mon_num(fs, "used_bytes"), a, sizeof a),
 		    bytes(conduit_mon_num(fs, "total_bytes"), c, sizeof c),
 		    numf(conduit_mon_num(fs, "used_percent"), "0%", d,
 		    sizeof d));
-		put(b, ", inodes %s\n", numf(conduit_mon_num(fs,
+		fprintf(b, ", inodes %s\n", numf(conduit_mon_num(fs,
 		    "inodes_used_percent"), "0%", e, sizeof e));
 	}
 }
@@ -149,7 +109,7 @@ host_block(struct buf *b, const cJSON *h)
 /* "not present", "error: ..." lines; returns true when the source has
  * data to show. */
 static bool
-source_line(struct buf *b, const char *label, const cJSON *src,
+source_line(FILE *b, const char *label, const cJSON *src,
     const char *red, const char *reset)
 {
 	const char *st = conduit_mon_str(src, "status");
@@ -158,11 +118,11 @@ source_line(struct buf *b, const char *label, const cJSON *src,
 	if (!cJSON_IsObject(src))
 		return false;
 	if (st != NULL && strcmp(st, MON_ABSENT) == 0) {
-		put(b, "  %-11s not present\n", label);
+		fprintf(b, "  %-11s not present\n", label);
 		return false;
 	}
 	if (st == NULL || strcmp(st, MON_OK) != 0) {
-		put(b, "  %-11s %s%s: %s%s\n", label, red, st ? st : "error",
+		fprintf(b, "  %-11s %s%s: %s%s\n", label, red, st ? st : "error",
 		    err ? err : "unknown", reset);
 		return false;
 	}
@@ -170,7 +130,7 @@ source_line(struct buf *b, const char *label, const cJSON *src,
 }
 
 static void
-gpu_block(struct buf *b, const cJSON *g, const char *red, const char *reset)
+gpu_block(FILE *b, const cJSON *g, const char *red, const char *reset)
 {
 	const cJSON *d, *p;
 	char a[32], c[32], e[32], f[32], t[32];
@@ -179,48 +139,48 @@ gpu_block(struct buf *b, const cJSON *g, const char *red, const char *reset)
 		return;
 	if (cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(g,
 	    "devices")) == 0)
-		put(b, "  GPUs        none\n");
+		fprintf(b, "  GPUs        none\n");
 	cJSON_ArrayForEach(d, cJSON_GetObjectItemCaseSensitive(g, "devices")) {
 		const cJSON *r;
 		bool thr = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(d,
 		    "throttling"));
 
-		put(b, "  GPU %-7s %s", numf(conduit_mon_num(d, "index"),
+		fprintf(b, "  GPU %-7s %s", numf(conduit_mon_num(d, "index"),
 		    "0", a, sizeof a), conduit_mon_str(d, "name") ?
 		    conduit_mon_str(d, "name") : "-");
-		put(b, "  %s  util %s", numf(conduit_mon_num(d,
+		fprintf(b, "  %s  util %s", numf(conduit_mon_num(d,
 		    "temperature_celsius"), "0C", t, sizeof t),
 		    numf(conduit_mon_num(d, "utilization_percent"), "0%",
 		    c, sizeof c));
-		put(b, "  mem %s / %s (%s)", bytes(conduit_mon_num(d,
+		fprintf(b, "  mem %s / %s (%s)", bytes(conduit_mon_num(d,
 		    "memory_used_bytes"), e, sizeof e),
 		    bytes(conduit_mon_num(d, "memory_total_bytes"), f,
 		    sizeof f), numf(conduit_mon_num(d, "memory_used_percent"),
 		    "0%", a, sizeof a));
-		put(b, "  %s / %s  %s", numf(conduit_mon_num(d,
+		fprintf(b, "  %s / %s  %s", numf(conduit_mon_num(d,
 		    "power_draw_watts"), "0 W", c, sizeof c),
 		    numf(conduit_mon_num(d, "power_limit_watts"), "0 W", t,
 		    sizeof t), conduit_mon_str(d, "pstate") ?
 		    conduit_mon_str(d, "pstate") : "-");
-		put(b, "  fan %s", numf(conduit_mon_num(d, "fan_percent"),
+		fprintf(b, "  fan %s", numf(conduit_mon_num(d, "fan_percent"),
 		    "0%", a, sizeof a));
 		if (thr) {
-			put(b, "  %sthrottled:", red);
+			fprintf(b, "  %sthrottled:", red);
 			cJSON_ArrayForEach(r,
 			    cJSON_GetObjectItemCaseSensitive(d,
 			    "throttle_reasons"))
 				if (cJSON_IsString(r))
-					put(b, " %s", r->valuestring);
-			put(b, "%s", reset);
+					fprintf(b, " %s", r->valuestring);
+			fprintf(b, "%s", reset);
 		}
-		put(b, "\n");
+		fprintf(b, "\n");
 	}
 	if (conduit_mon_str(g, "error") != NULL)
-		put(b, "    %sprocesses: %s%s\n", red, conduit_mon_str(g,
+		fprintf(b, "    %sprocesses: %s%s\n", red, conduit_mon_str(g,
 		    "error"), reset);
 	cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(g,
 	    "processes")) {
-		put(b, "    pid %s on GPU %s  %s  %s\n",
+		fprintf(b, "    pid %s on GPU %s  %s  %s\n",
 		    numf(conduit_mon_num(p, "pid"), "0", a, sizeof a),
 		    numf(conduit_mon_num(p, "gpu_index"), "0", c,
 		    sizeof c),
@@ -232,7 +192,7 @@ gpu_block(struct buf *b, const cJSON *g, const char *red, const char *reset)
 }
 
 static void
-container_block(struct buf *b, const cJSON *cs, const char *red,
+container_block(FILE *b, const cJSON *cs, const char *red,
     const char *reset)
 {
 	const cJSON *c, *list = cJSON_GetObjectItemCaseSensitive(cs, "items");
@@ -248,13 +208,13 @@ container_block(struct buf *b, const cJSON *cs, const char *red,
 		if (st != NULL && strcmp(st, "running") == 0)
 			running++;
 	}
-	put(b, "  Containers  %d (%d running)\n", n, running);
+	fprintf(b, "  Containers  %d (%d running)\n", n, running);
 	cJSON_ArrayForEach(c, list) {
 		const char *h = conduit_mon_str(c, "health");
 		bool bad = h != NULL && strcmp(h, "unhealthy") == 0;
 		double inc = conduit_mon_num(c, "restarts_new");
 
-		put(b, "    %-24s %-10s %s%-9s%s restarts %s",
+		fprintf(b, "    %-24s %-10s %s%-9s%s restarts %s",
 		    conduit_mon_str(c, "name") ? conduit_mon_str(c, "name") :
 		    "-", conduit_mon_str(c, "state") ?
 		    conduit_mon_str(c, "state") : "-", bad ? red : "",
@@ -262,11 +222,11 @@ container_block(struct buf *b, const cJSON *cs, const char *red,
 		    numf(conduit_mon_num(c, "restart_count"), "0", a,
 		    sizeof a));
 		if (!isnan(inc) && inc > 0)
-			put(b, " %s(+%.0f)%s", red, inc, reset);
+			fprintf(b, " %s(+%.0f)%s", red, inc, reset);
 		if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c,
 		    "oom_killed")))
-			put(b, " %sOOM-killed%s", red, reset);
-		put(b, "  cpu %s  mem %s / %s\n",
+			fprintf(b, " %sOOM-killed%s", red, reset);
+		fprintf(b, "  cpu %s  mem %s / %s\n",
 		    numf(conduit_mon_num(c, "cpu_percent"), "1%", a,
 		    sizeof a),
 		    bytes(conduit_mon_num(c, "memory_used_bytes"), d,
@@ -282,52 +242,56 @@ conduit_render_monitor_text(const cJSON *doc, bool color)
 	const char *red = color ? "\033[31m" : "";
 	const char *bold = color ? "\033[1m" : "";
 	const char *reset = color ? "\033[0m" : "";
-	struct buf b = { NULL, 0, 0, false };
+	char *text = NULL;
+	size_t len = 0;
+	FILE *b = open_memstream(&text, &len);
 	const cJSON *s, *a;
 	int nalerts = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(doc,
 	    "alerts"));
 
-	b.s = malloc(4096);
-	if (b.s == NULL)
+	if (b == NULL)
 		return NULL;
-	b.cap = 4096;
-	b.s[0] = '\0';
 	cJSON_ArrayForEach(s, cJSON_GetObjectItemCaseSensitive(doc,
 	    "servers")) {
 		const char *name = conduit_mon_str(s, "server");
 		const cJSON *h = cJSON_GetObjectItemCaseSensitive(s, "host");
 		const char *hn = conduit_mon_str(h, "hostname");
 
-		if (b.len > 0)
-			put(&b, "\n");
-		put(&b, "%s%s%s%s%s%s", bold, name ? name : "-", hn ? " (" :
+		if (ftell(b) > 0)
+			fprintf(b, "\n");
+		fprintf(b, "%s%s%s%s%s%s", bold, name ? name : "-", hn ? " (" :
 		    "", hn ? hn : "", hn ? ")" : "", reset);
 		if (conduit_mon_str(s, "via") != NULL &&
 		    strcmp(conduit_mon_str(s, "via"), "fallback") == 0)
-			put(&b, " [fallback: conduit not installed there]");
-		put(&b, "\n");
+			fprintf(b, " [fallback: conduit not installed there]");
+		fprintf(b, "\n");
 		if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(s,
 		    "reachable"))) {
-			put(&b, "  %sunreachable: %s%s\n", red,
+			fprintf(b, "  %sunreachable: %s%s\n", red,
 			    conduit_mon_str(s, "error") ?
 			    conduit_mon_str(s, "error") : "no answer", reset);
 			continue;
 		}
 		if (cJSON_IsObject(h))
-			host_block(&b, h);
-		gpu_block(&b, cJSON_GetObjectItemCaseSensitive(s, "gpus"), red,
+			host_block(b, h);
+		gpu_block(b, cJSON_GetObjectItemCaseSensitive(s, "gpus"), red,
 		    reset);
-		container_block(&b, cJSON_GetObjectItemCaseSensitive(s,
+		container_block(b, cJSON_GetObjectItemCaseSensitive(s,
 		    "containers"), red, reset);
 	}
-	put(&b, "\n%sAlerts%s      %d\n", bold, reset, nalerts);
+	fprintf(b, "\n%sAlerts%s      %d\n", bold, reset, nalerts);
 	cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(doc, "alerts"))
-		put(&b, "  %s!%s %s\n", red, reset,
+		fprintf(b, "  %s!%s %s\n", red, reset,
 		    conduit_mon_str(a, "message") ?
 		    conduit_mon_str(a, "message") : "-");
-	if (b.oom) {
-		free(b.s);
+	if (ferror(b)) {
+		fclose(b);
+		free(text);
 		return NULL;
 	}
-	return b.s;
+	if (fclose(b) != 0) {
+		free(text);
+		return NULL;
+	}
+	return text;
 }
