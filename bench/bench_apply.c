@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -224,6 +225,9 @@ main(int argc, char **argv)
 	}
 	if (runs < 1 || runs > 100 || mkdtemp(tmp) == NULL)
 		return 2;
+	/* dnsmasq drops to its own user and must reach the state dirs. */
+	if (live && chmod(tmp, 0711) != 0)
+		return 1;
 	snprintf(man, sizeof(man), "%s/services.yaml", tmp);
 	if (write_manifest(man) != 0)
 		return 1;
@@ -268,7 +272,10 @@ main(int argc, char **argv)
 	report("re-apply unchanged", again, runs);
 	printf("phases (in-process, same manifest and registry):\n");
 	phases(dir, man, runs);
-	printf("state dirs left in %s\n", tmp);
+	{
+		char *rm[] = { "/bin/rm", "-rf", tmp, NULL };
+		(void)run(rm);
+	}
 	free(empty);
 	free(again);
 	return 0;
