@@ -366,10 +366,11 @@ run_dnsmasq(const struct conduit_settings *s, const struct dns_files *f,
 	return 0;
 }
 
-/* Renders dnsmasq.conf and the records from services.json. */
+/* Renders dnsmasq.conf and, unless the caller has just written them,
+ * the records from services.json. */
 static int
 write_all_files(const struct dns_files *f, const struct conduit_settings *s,
-    const struct dns_owner *o, bool *cnames_changed, struct conduit_err *err)
+    const struct dns_owner *o, bool records_ready, struct conduit_err *err)
 {
 	struct conduit_dns_paths p = {
 		.hosts = f->hosts, .cnames = f->cnames, .pidfile = f->pid,
@@ -380,6 +381,7 @@ write_all_files(const struct dns_files *f, const struct conduit_settings *s,
 	struct conduit_registry reg;
 	char svc_path[PATH_MAX], *conf, *doc = NULL;
 	size_t len;
+	bool changed;
 	int rc;
 
 	if ((rc = prepare_dirs(f, o, err)) != 0)
@@ -389,7 +391,7 @@ write_all_files(const struct dns_files *f, const struct conduit_settings *s,
 	/* Read by dnsmasq as root, before it drops privileges. */
 	rc = conduit_write_atomic(f->conf, conf, strlen(conf), 0600, err);
 	free(conf);
-	if (rc != 0)
+	if (rc != 0 || records_ready)
 		return rc;
 	conduit_registry_init(&reg);
 	if ((rc = conduit_state_path(svc_path, sizeof(svc_path), f->state,
@@ -397,7 +399,7 @@ write_all_files(const struct dns_files *f, const struct conduit_settings *s,
 	    (rc = conduit_registry_load(svc_path, &reg, err)) == 0 &&
 	    (rc = render_doc(s, &reg, &doc, &len, err)) == 0)
 		rc = write_records(f->hosts, f->cnames, doc, records_mode(o),
-		    cnames_changed, err);
+		    &changed, err);
 	free(doc);
 	conduit_registry_free(&reg);
 	return rc;
@@ -410,12 +412,11 @@ dnsmasq_enabled(const struct conduit_settings *s)
 }
 
 static int
-dnsmasq_start(const char *state_dir, const struct conduit_settings *s,
-    struct conduit_err *err)
+start_daemon(const char *state_dir, const struct conduit_settings *s,
+    bool records_ready, struct conduit_err *err)
 {
 	struct dns_files f;
 	struct dns_owner o;
-	bool changed;
 	pid_t pid;
 	int rc;
 
@@ -431,10 +432,17 @@ dnsmasq_start(const char *state_dir, const struct conduit_settings *s,
 		    "scripts/install-deps.sh (or useradd --system "
 		    "--user-group --no-create-home %s)", CONDUIT_DNS_USER,
 		    CONDUIT_DNS_USER);
-	if ((rc = write_all_files(&f, s, &o, &changed, err)) != 0 ||
+	if ((rc = write_all_files(&f, s, &o, records_ready, err)) != 0 ||
 	    (rc = check_reachable(f.hosts, &o, err)) != 0)
 		return rc;
 	return run_dnsmasq(s, &f, err);
+}
+
+static int
+dnsmasq_start(const char *state_dir, const struct conduit_settings *s,
+    struct conduit_err *err)
+{
+	return start_daemon(state_dir, s, false, err);
 }
 
 static int
@@ -562,13 +570,15 @@ dns_apply(const struct conduit_txn *t, const char *doc, size_t len, bool live,
 		if (!restart_failed)
 			return 0;
 		restart_failed = false;
-		return dnsmasq_start(t->state_dir, t->settings, err);
+		return start_daemon(t->state_dir, t->settings, true, err);
 	}
 	if (!cnames_changed)
 		return conduit_proc_signal(f.pid, DNSMASQ_EXE, SIGHUP, err);
 	if ((rc = dnsmasq_stop(t->state_dir, err)) != 0)
 		return rc;
-	rc = dnsmasq_start(t->state_dir, t->settings, err);
+	/* The records on disk are this transaction's, not services.json's
+	 * (saved only after every backend accepted). */
+	rc = start_daemon(t->state_dir, t->settings, true, err);
 	restart_failed = rc != 0;
 	return rc;
 }
