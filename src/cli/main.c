@@ -25,6 +25,7 @@ static const struct conduit_cmd *const commands[] = {
 	&cmd_deregister_entry,
 	&cmd_list_entry,
 	&cmd_audit_entry,
+	&cmd_dns_entry,
 	&cmd_monitor_entry,
 	&cmd_help_entry,
 	&cmd_version_entry,
