@@ -5,7 +5,11 @@
 
 #include "conduit/process.h"
 
+extern const struct conduit_daemon conduit_daemon_dnsmasq;
+
+/* Caddy (when it lands) before dnsmasq, like the backends in txn.c. */
 static const struct conduit_daemon *const daemons[] = {
+	&conduit_daemon_dnsmasq,
 	NULL
 };
 

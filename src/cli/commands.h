@@ -12,6 +12,7 @@ extern const struct conduit_cmd cmd_deregister_entry;
 extern const struct conduit_cmd cmd_apply_entry;
 extern const struct conduit_cmd cmd_list_entry;
 extern const struct conduit_cmd cmd_audit_entry;
+extern const struct conduit_cmd cmd_dns_entry;
 extern const struct conduit_cmd cmd_monitor_entry;
 extern const struct conduit_cmd cmd_help_entry;
 extern const struct conduit_cmd cmd_version_entry;

@@ -26,6 +26,7 @@ static const struct conduit_cmd *const commands[] = {
 	&cmd_apply_entry,
 	&cmd_list_entry,
 	&cmd_audit_entry,
+	&cmd_dns_entry,
 	&cmd_monitor_entry,
 	&cmd_help_entry,
 	&cmd_version_entry,
