@@ -215,105 +215,114 @@ fail(struct conduit_ctx *ctx, const struct conduit_manifest *m,
 
 /* ---- audit records ---------------------------------------------------- */
 
-struct records {
-	struct conduit_audit_rec *v;
-	char (*msg)[512];
-	size_t n;
-};
-
-static void
-records_free(struct records *r)
+/* Whether a change moves what DNS answers: names, or (for dns_only
+ * services, whose records point at the upstream) the upstreams. */
+static bool
+dns_visible(const struct conduit_plan_item *it,
+    const struct conduit_service *old, const struct conduit_service *new)
 {
-	size_t i;
+	size_t j;
 
-	for (i = 0; i < r->n; i++)
-		cJSON_Delete(r->v[i].details);
-	free(r->v);
-	free(r->msg);
-	memset(r, 0, sizeof(*r));
+	for (j = 0; j < it->n_diffs; j++) {
+		const char *f = it->diffs[j].field;
+		if (strcmp(f, "aliases") == 0 || strcmp(f, "dns_only") == 0 ||
+		    (strcmp(f, "upstreams") == 0 &&
+		    (old->dns_only || new->dns_only)))
+			return true;
+	}
+	return false;
 }
 
-/* One record per service touched, then the `apply` summary. */
+/*
+ * One record per service touched, as register and deregister write them
+ * (service_register + dns_add per name; service_deregister + dns_remove
+ * per name); a change is service_update, plus dns_remove/dns_add of the
+ * old and new names when DNS answers differently; then the `apply`
+ * summary.  cur is the registry the plan was built from.
+ */
 static int
-build_records(const struct conduit_plan *p, const struct conduit_manifest *m,
-    struct records *r, struct conduit_err *err)
+build_records(const struct conduit_ctx *ctx, const struct conduit_plan *p,
+    const struct conduit_manifest *m, const struct conduit_registry *cur,
+    struct cli_audit *a, struct conduit_err *err)
 {
+	char msg[512];
 	size_t i, j, off;
 	cJSON *d;
+	int rc = 0;
 
-	r->v = calloc(p->n + 1, sizeof(*r->v));
-	r->msg = calloc(p->n + 1, sizeof(*r->msg));
-	if (r->v == NULL || r->msg == NULL)
-		goto oom;
-	for (i = 0; i < p->n; i++) {
+	for (i = 0; i < p->n && rc == 0; i++) {
 		const struct conduit_plan_item *it = &p->items[i];
-		const struct conduit_service *s;
-		struct conduit_audit_rec *rec = &r->v[r->n];
-		char *msg = r->msg[r->n];
+		const struct conduit_service *s, *old;
 
 		switch (it->op) {
 		case PLAN_ADD:
 			s = &m->services[it->man_idx];
-			d = cli_register_details(s);
-			snprintf(msg, sizeof(*r->msg), "Registered service: %s "
+			snprintf(msg, sizeof(msg), "Registered service: %s "
 			    "(%s%s%s:%ld)", s->name,
 			    strchr(s->upstreams[0].host, ':') ? "[" : "",
 			    s->upstreams[0].host,
 			    strchr(s->upstreams[0].host, ':') ? "]" : "",
 			    s->upstreams[0].port);
-			*rec = (struct conduit_audit_rec){ "service_register",
-			    true, msg, d };
+			if ((rc = cli_audit_push(a, "service_register", msg,
+			    cli_register_details(s), err)) == 0)
+				rc = cli_dns_audit(ctx, s, true, a, err);
 			break;
 		case PLAN_CHANGE:
+			s = &m->services[it->man_idx];
+			old = &cur->services[it->reg_idx];
 			d = cJSON_CreateObject();
 			if (d != NULL) {
 				cJSON_AddStringToObject(d, "name", it->name);
 				cJSON_AddItemToObject(d, "changes",
 				    changes_json(it));
 			}
-			off = (size_t)snprintf(msg, sizeof(*r->msg),
+			off = (size_t)snprintf(msg, sizeof(msg),
 			    "Updated service: %s (", it->name);
-			for (j = 0; j < it->n_diffs && off < sizeof(*r->msg);
-			    j++)
-				off += (size_t)snprintf(msg + off,
-				    sizeof(*r->msg) - off, "%s%s", j ? ", " : "",
-				    it->diffs[j].field);
-			if (off < sizeof(*r->msg) - 1)
+			for (j = 0; j < it->n_diffs && off < sizeof(msg); j++)
+				off += (size_t)snprintf(msg + off, sizeof(msg) - off,
+				    "%s%s", j ? ", " : "", it->diffs[j].field);
+			if (off < sizeof(msg) - 1)
 				strcat(msg, ")");
-			*rec = (struct conduit_audit_rec){ "service_update", true,
-			    msg, d };
+			if (d == NULL)
+				rc = conduit_err_set(err, CONDUIT_ENOMEM,
+				    "out of memory");
+			else
+				rc = cli_audit_push(a, "service_update", msg, d,
+				    err);
+			if (rc == 0 && dns_visible(it, old, s) &&
+			    (rc = cli_dns_audit(ctx, old, false, a, err)) == 0)
+				rc = cli_dns_audit(ctx, s, true, a, err);
 			break;
 		default:
+			old = &cur->services[it->reg_idx];
 			d = cJSON_CreateObject();
 			if (d != NULL)
 				cJSON_AddStringToObject(d, "name", it->name);
-			snprintf(msg, sizeof(*r->msg), "Deregistered service: %s",
+			snprintf(msg, sizeof(msg), "Deregistered service: %s",
 			    it->name);
-			*rec = (struct conduit_audit_rec){ "service_deregister",
-			    true, msg, d };
+			if (d == NULL)
+				rc = conduit_err_set(err, CONDUIT_ENOMEM,
+				    "out of memory");
+			else if ((rc = cli_audit_push(a, "service_deregister",
+			    msg, d, err)) == 0)
+				rc = cli_dns_audit(ctx, old, false, a, err);
 			break;
 		}
-		if (d == NULL)
-			goto oom;
-		r->n++;
 	}
+	if (rc != 0)
+		return rc;
 	d = cJSON_CreateObject();
 	if (d == NULL)
-		goto oom;
+		return conduit_err_set(err, CONDUIT_ENOMEM, "out of memory");
 	cJSON_AddStringToObject(d, "file", m->file);
 	cJSON_AddNumberToObject(d, "added", (double)p->added);
 	cJSON_AddNumberToObject(d, "changed", (double)p->changed);
 	cJSON_AddNumberToObject(d, "removed", (double)p->removed);
 	cJSON_AddNumberToObject(d, "unchanged", (double)p->unchanged);
-	snprintf(r->msg[r->n], sizeof(*r->msg), "Applied %s: %zu added, %zu "
-	    "changed, %zu removed, %zu unchanged", m->file, p->added,
-	    p->changed, p->removed, p->unchanged);
-	r->v[r->n] = (struct conduit_audit_rec){ "apply", true, r->msg[r->n], d };
-	r->n++;
-	return 0;
-oom:
-	records_free(r);
-	return conduit_err_set(err, CONDUIT_ENOMEM, "out of memory");
+	snprintf(msg, sizeof(msg), "Applied %s: %zu added, %zu changed, "
+	    "%zu removed, %zu unchanged", m->file, p->added, p->changed,
+	    p->removed, p->unchanged);
+	return cli_audit_push(a, "apply", msg, d, err);
 }
 
 /* ---- the command ------------------------------------------------------ */
@@ -353,7 +362,7 @@ apply(struct conduit_ctx *ctx, struct conduit_manifest *m,
 {
 	struct conduit_txn txn;
 	struct conduit_plan plan;
-	struct records recs = { NULL, NULL, 0 };
+	struct cli_audit recs = { 0 };
 	char now[32];
 	int rc;
 
@@ -385,17 +394,17 @@ apply(struct conduit_ctx *ctx, struct conduit_manifest *m,
 		print_plan_human(ctx, &plan, m);
 	conduit_timestamp(now, 0);
 	if ((rc = conduit_plan_apply(&plan, m, &txn.next, now, err)) != 0 ||
-	    (rc = build_records(&plan, m, &recs, err)) != 0 ||
+	    (rc = build_records(ctx, &plan, m, &txn.cur, &recs, err)) != 0 ||
 	    (rc = conduit_txn_commit(&txn, recs.v, recs.n, err)) != 0) {
 		conduit_txn_end(&txn);
-		records_free(&recs);
+		cli_audit_free(&recs);
 		conduit_err_wrap(err, "nothing was changed");
 		rc = fail(ctx, m, &plan, NULL, err);
 		conduit_plan_free(&plan);
 		return rc;
 	}
 	conduit_txn_end(&txn);
-	records_free(&recs);
+	cli_audit_free(&recs);
 	if (o_json)
 		emit_json(m, &plan, NULL, true, NULL);
 	else
