@@ -18,6 +18,7 @@
  * <state>/caddy, and waits until the admin socket answers.
  */
 #include <errno.h>
+#include <signal.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -314,7 +315,9 @@ started(void *arg)
 {
 	struct start_wait *w = arg;
 
-	if (!conduit_proc_is(w->pid, CADDY_EXE)) {
+	/* Right after the fork /proc/PID/exe is still conduit: only a
+	 * vanished process counts as a failed start. */
+	if (kill(w->pid, 0) != 0) {
 		w->died = true;
 		return true;
 	}
