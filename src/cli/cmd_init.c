@@ -16,6 +16,7 @@
 
 #include "commands.h"
 #include "conduit/audit.h"
+#include "conduit/capsule.h"
 #include "conduit/fsutil.h"
 #include "conduit/pki.h"
 #include "conduit/registry.h"
@@ -79,6 +80,12 @@ apply_flags(struct conduit_settings *s, struct conduit_err *err)
 	if (o_updns) {
 		s->n_upstream_dns = 0;
 		if (strcmp(o_updns, "none") != 0) {
+			size_t l = strlen(o_updns);
+			if (o_updns[0] == ',' || o_updns[l - 1] == ',' ||
+			    strstr(o_updns, ",,") != NULL)
+				return conduit_err_set(err, CONDUIT_EINVAL,
+				    "--upstream-dns \"%s\" has an empty entry",
+				    o_updns);
 			if (strlen(o_updns) >= sizeof(buf))
 				return conduit_err_set(err, CONDUIT_EINVAL,
 				    "--upstream-dns is too long");
@@ -175,7 +182,8 @@ init_exec(struct conduit_ctx *ctx, int argc, char **argv,
 	if ((rc = conduit_pki_init(ctx->state_dir, s.tls_key_type, s.domain,
 	    &ca_new, err)) != 0)
 		return rc;
-
+	if ((rc = conduit_capsule_init(ctx->state_dir, err)) != 0)
+		return rc;
 	d = cJSON_CreateObject();
 	cJSON_AddStringToObject(d, "domain", s.domain);
 	cJSON_AddStringToObject(d, "dns", "dnsmasq");
