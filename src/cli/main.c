@@ -24,6 +24,7 @@ static const struct conduit_cmd *const commands[] = {
 	&cmd_register_entry,
 	&cmd_deregister_entry,
 	&cmd_list_entry,
+	&cmd_status_entry,
 	&cmd_audit_entry,
 	&cmd_help_entry,
 	&cmd_version_entry,
