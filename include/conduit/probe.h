@@ -57,8 +57,8 @@ struct conduit_health_state {
  * observation is taken at once.  After that a result better than the
  * current state counts as a pass, a worse one as a fail; the state moves
  * to the latest candidate after `passes` consecutive passes or `fails`
- * consecutive fails, and a result equal to the current state (or
- * `unknown`) clears the streak.  Returns true when st->current changed.
+ * consecutive fails; a result equal to the current state clears the
+ * streak and `unknown` is ignored.  Returns true when st->current changed.
  */
 bool conduit_health_step(struct conduit_health_state *st,
     enum conduit_health observed, long passes, long fails);

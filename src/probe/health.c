@@ -8,8 +8,9 @@
  *   - out of `unknown` the first observation is taken as it is: a fresh
  *     service should not sit in `unknown` for `passes` runs;
  *   - afterwards every result is a pass (better than the current state),
- *     a fail (worse), or neutral (equal, or unknown); neutral clears the
- *     streak, a pass after fails (or the reverse) restarts it;
+ *     a fail (worse), or equal, which clears the streak; a pass after
+ *     fails (or the reverse) restarts it; `unknown` (nothing could be
+ *     probed) is no evidence either way and is ignored;
  *   - after `passes` consecutive passes or `fails` consecutive fails the
  *     state moves to the latest candidate.  So down -> degraded ->
  *     healthy counts as one run of passes, and recovery may land on
