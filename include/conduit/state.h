@@ -35,8 +35,8 @@
 int conduit_state_path(char *out, size_t outlen, const char *state_dir,
     const char *rel, struct conduit_err *err);
 
-/* Checks state_dir exists, is a directory (not a symlink) owned by us,
- * and holds conduit.yaml: CONDUIT_ESTATE "... run `conduit init`". */
+/* Checks state_dir exists and is a directory (not a symlink) owned by
+ * us: CONDUIT_ESTATE "... run `conduit init`" otherwise. */
 int conduit_state_check(const char *state_dir, struct conduit_err *err);
 
 #endif

@@ -96,7 +96,7 @@ int
 conduit_proc_signal(const char *pidfile, const char *exe_name, int sig,
     struct conduit_err *err)
 {
-	pid_t pid;
+	pid_t pid = 0;
 	int rc;
 
 	if ((rc = conduit_proc_running(pidfile, exe_name, &pid, err)) != 0)
@@ -112,7 +112,7 @@ int
 conduit_proc_stop(const char *pidfile, const char *exe_name, long timeout_ms,
     struct conduit_err *err)
 {
-	pid_t pid;
+	pid_t pid = 0;
 	long waited = 0;
 	int rc;
 

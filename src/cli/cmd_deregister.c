@@ -39,9 +39,9 @@ deregister_exec(struct conduit_ctx *ctx, int argc, char **argv,
 
 	if ((rc = conduit_opts_parse(&cmd_deregister_entry, deregister_opts,
 	    argc, argv, &npos, err)) != 0)
-		return rc == 1 ? 0 : rc;
+		return rc == 1 ? 0 : cli_fail(ctx, "service_deregister", NULL, err);
 	if ((rc = cli_take_name(o_name, npos, argv, &raw, err)) != 0)
-		return rc;
+		return cli_fail(ctx, "service_deregister", NULL, err);
 	if ((rc = conduit_validate_name("name", raw, name, sizeof(name), err)) != 0)
 		return cli_fail(ctx, "service_deregister", raw, err);
 

@@ -69,6 +69,12 @@ apply_flags(struct conduit_settings *s, struct conduit_err *err)
 	if (o_updns) {
 		s->n_upstream_dns = 0;
 		if (strcmp(o_updns, "none") != 0) {
+			size_t l = strlen(o_updns);
+			if (o_updns[0] == ',' || o_updns[l - 1] == ',' ||
+			    strstr(o_updns, ",,") != NULL)
+				return conduit_err_set(err, CONDUIT_EINVAL,
+				    "--upstream-dns \"%s\" has an empty entry",
+				    o_updns);
 			if (strlen(o_updns) >= sizeof(buf))
 				return conduit_err_set(err, CONDUIT_EINVAL,
 				    "--upstream-dns is too long");

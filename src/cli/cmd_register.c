@@ -184,14 +184,12 @@ register_exec(struct conduit_ctx *ctx, int argc, char **argv,
 
 	if ((rc = conduit_opts_parse(&cmd_register_entry, register_opts, argc,
 	    argv, &npos, err)) != 0)
-		return rc == 1 ? 0 : rc;
+		return rc == 1 ? 0 : cli_fail(ctx, "service_register", NULL, err);
 	if ((rc = cli_take_name(o_name, npos, argv, &name, err)) != 0)
-		return rc;
+		return cli_fail(ctx, "service_register", NULL, err);
 	memset(&svc, 0, sizeof(svc));
 	if ((rc = build(name, &svc, err)) != 0) {
 		conduit_service_free(&svc);
-		if (rc == CONDUIT_EUSAGE)
-			return rc;
 		return cli_fail(ctx, "service_register", name, err);
 	}
 

@@ -165,10 +165,10 @@ prepare(struct conduit_ctx *ctx, const struct conduit_cmd *cmd,
 	if ((rc = conduit_state_check(ctx->state_dir, err)) != 0)
 		return rc;
 	rc = conduit_settings_load(&ctx->settings, ctx->config_path, err);
-	if (rc == CONDUIT_ENOTFOUND && !ctx->config_explicit) {
-		conduit_err_clear(err);
-		return 0;
-	}
+	if (rc == CONDUIT_ENOTFOUND)
+		return conduit_err_set(err, CONDUIT_ESTATE,
+		    "%s is not initialised (no settings file %s): run `conduit "
+		    "init`", ctx->state_dir, ctx->config_path);
 	return rc;
 }
 

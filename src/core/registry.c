@@ -252,6 +252,7 @@ service_from_json(const cJSON *o, const char *fname, size_t idx,
 		return bad(err, fname, idx, "\"name\" is missing or not a string%s", "");
 	if (conduit_validate_name("name", s->name, tmp, sizeof(tmp), err) != 0)
 		return bad(err, fname, idx, "%s", err->msg);
+	memcpy(s->name, tmp, sizeof(s->name));
 
 	v = cJSON_GetObjectItemCaseSensitive(o, "upstreams");
 	if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) < 1)
@@ -383,6 +384,42 @@ fail:
 	return rc;
 }
 
+static int
+cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* At most one active record per name: sort the active names (already
+ * folded to lower case) and compare neighbours, O(n log n). */
+static int
+check_unique(const struct conduit_registry *reg, const char *fname,
+    struct conduit_err *err)
+{
+	const char **names;
+	size_t i, n = 0;
+	int rc = 0;
+
+	if (reg->n < 2)
+		return 0;
+	names = malloc(reg->n * sizeof(*names));
+	if (names == NULL)
+		return conduit_err_set(err, CONDUIT_ENOMEM, "out of memory");
+	for (i = 0; i < reg->n; i++)
+		if (reg->services[i].status == SVC_ACTIVE)
+			names[n++] = reg->services[i].name;
+	qsort(names, n, sizeof(*names), cmp_name);
+	for (i = 1; i < n; i++)
+		if (strcmp(names[i - 1], names[i]) == 0) {
+			rc = conduit_err_set(err, CONDUIT_ECORRUPT,
+			    "%s: name \"%s\" is active twice (the file was left as "
+			    "it is; fix or restore it)", fname, names[i]);
+			break;
+		}
+	free(names);
+	return rc;
+}
+
 int
 conduit_registry_from_json(const char *text, size_t len, const char *fname,
     struct conduit_registry *reg, struct conduit_err *err)
@@ -427,15 +464,10 @@ conduit_registry_from_json(const char *text, size_t len, const char *fname,
 		struct conduit_service s;
 		if ((rc = service_from_json(e, fname, idx, &s, err)) != 0)
 			goto out;
-		if (s.status == SVC_ACTIVE &&
-		    (conduit_registry_find_active(reg, s.name, false) != NULL)) {
-			conduit_service_free(&s);
-			rc = bad(err, fname, idx, "name \"%s\" is active twice", s.name);
-			goto out;
-		}
 		reg->services[reg->n++] = s;
 		idx++;
 	}
+	rc = check_unique(reg, fname, err);
 out:
 	cJSON_Delete(root);
 	if (rc != 0)

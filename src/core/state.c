@@ -24,9 +24,7 @@ conduit_state_path(char *out, size_t outlen, const char *state_dir,
 int
 conduit_state_check(const char *state_dir, struct conduit_err *err)
 {
-	char cfg[4096];
 	struct stat st;
-	int rc;
 
 	if (lstat(state_dir, &st) != 0)
 		return conduit_err_set(err, CONDUIT_ESTATE,
@@ -43,12 +41,5 @@ conduit_state_check(const char *state_dir, struct conduit_err *err)
 		return conduit_err_set(err, CONDUIT_ESTATE,
 		    "state directory %s belongs to uid %ld, not to you (uid %ld)",
 		    state_dir, (long)st.st_uid, (long)geteuid());
-	if ((rc = conduit_state_path(cfg, sizeof(cfg), state_dir,
-	    "conduit.yaml", err)) != 0)
-		return rc;
-	if (lstat(cfg, &st) != 0)
-		return conduit_err_set(err, CONDUIT_ESTATE,
-		    "%s is not a conduit state directory (no conduit.yaml): run "
-		    "`conduit init`", state_dir);
 	return 0;
 }

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# conduit's main job on an embedded default: a state directory inside the
+# checkout (.conduit-demo/), loopback addresses and high ports.
+#
+#   sudo scripts/demo.sh          install, build, run the demo
+#   scripts/demo.sh --no-install  skip apt-get (dependencies present)
+#
+# It initialises conduit, starts demo upstream servers on 127.0.0.x,
+# registers them, lists them and shows the audit trail.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+if [ "${1:-}" != "--no-install" ]; then
+  bash scripts/install-deps.sh
+fi
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCONDUIT_TESTS=OFF >/dev/null
+cmake --build build -j"$(nproc)" >/dev/null
+
+STATE="$ROOT/.conduit-demo"
+export CONDUIT_STATE_DIR="$STATE"
+C="$ROOT/build/conduit"
+HTTPS_PORT=${DEMO_HTTPS_PORT:-18443}
+HTTP_PORT=${DEMO_HTTP_PORT:-18080}
+DNS_PORT=${DEMO_DNS_PORT:-18053}
+
+# Start from a clean demo state: stop what an earlier run left running.
+if [ -d "$STATE" ]; then
+  "$C" down >/dev/null 2>&1 || true
+  rm -rf "$STATE"
+fi
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+step "conduit init (loopback, high ports)"
+"$C" init --listen 127.0.0.1 --https-port "$HTTPS_PORT" --http-port "$HTTP_PORT" \
+  --dns-port "$DNS_PORT" --domain internal
+
+# Demo upstreams: real HTTP servers on loopback, stopped on exit.
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+serve() { # name addr port
+  mkdir -p "$STATE/demo-www/$1"
+  echo "hello from $1" > "$STATE/demo-www/$1/index.html"
+  python3 -m http.server "$3" --bind "$2" --directory "$STATE/demo-www/$1" >/dev/null 2>&1 &
+  PIDS+=($!)
+}
+serve api 127.0.0.11 18001
+serve hub 127.0.0.12 18002
+serve ollama 127.0.0.13 18003
+
+step "conduit register"
+"$C" register --name api --host 127.0.0.11 --port 18001 --health / --no-reload
+"$C" register --name hub --host 127.0.0.12 --port 18002 --alias frontend --no-reload
+"$C" register --name ollama --host 127.0.0.13 --port 18003 --no-reload
+"$C" register --name postgres --host 127.0.0.14 --port 5432 --dns-only --no-reload
+
+step "conduit list"
+"$C" list
+
+step "a bad value changes nothing"
+"$C" register --name api2 --host 127.0.0.1 --port 70000 --no-reload || true
+
+step "conduit audit tail"
+"$C" audit tail -n 10
+
+echo
+echo "state directory: $STATE (try: CONDUIT_STATE_DIR=$STATE $C list --json)"
