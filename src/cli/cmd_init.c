@@ -16,6 +16,7 @@
 
 #include "commands.h"
 #include "conduit/audit.h"
+#include "conduit/capsule.h"
 #include "conduit/fsutil.h"
 #include "conduit/registry.h"
 #include "conduit/settings.h"
@@ -167,6 +168,8 @@ init_exec(struct conduit_ctx *ctx, int argc, char **argv,
 			return rc;
 	}
 
+	if ((rc = conduit_capsule_init(ctx->state_dir, err)) != 0)
+		return rc;
 	d = cJSON_CreateObject();
 	cJSON_AddStringToObject(d, "domain", s.domain);
 	cJSON_AddStringToObject(d, "dns", "dnsmasq");
