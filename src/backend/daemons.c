@@ -3,9 +3,11 @@
  */
 #include <stddef.h>
 
+#include "conduit/caddy.h"
 #include "conduit/process.h"
 
 static const struct conduit_daemon *const daemons[] = {
+	&conduit_caddy_daemon,
 	NULL
 };
 

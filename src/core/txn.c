@@ -17,10 +17,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conduit/caddy.h"
 #include "conduit/state.h"
 #include "conduit/txn.h"
 
 static const struct conduit_backend *const backends[] = {
+	&conduit_caddy_backend,
 	NULL
 };
 
