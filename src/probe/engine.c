@@ -35,6 +35,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "conduit/caddy.h"
 #include "conduit/fsutil.h"
 #include "conduit/probe.h"
 #include "dns.h"
@@ -79,19 +80,10 @@ gateway_connect_addr(const struct conduit_settings *s, char *out, size_t len)
 		snprintf(out, len, "%s", s->listen);
 }
 
-static const char *
-effective_path(const struct conduit_settings *s, const struct conduit_service *svc)
-{
-	if (svc->health_path[0])
-		return svc->health_path;
-	if (svc->health_cfg.path[0])
-		return svc->health_cfg.path;
-	return s->health.path;
-}
-
 static void
 fill_service(const struct conduit_settings *s, const struct conduit_service *svc,
-    const struct conduit_probe_opts *o, struct conduit_service_status *st)
+    const struct conduit_probe_opts *o, struct conduit_service_status *st,
+    const struct conduit_health_cfg *h)
 {
 	long port;
 	bool tls;
@@ -101,13 +93,9 @@ fill_service(const struct conduit_settings *s, const struct conduit_service *svc
 	snprintf(st->registered_at, sizeof(st->registered_at), "%s",
 	    svc->registered_at);
 	st->dns_only = svc->dns_only;
-	st->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms :
-	    svc->health_cfg.timeout_ms > 0 ? svc->health_cfg.timeout_ms :
-	    s->health.timeout_ms;
-	st->passes = svc->health_cfg.passes > 0 ? svc->health_cfg.passes :
-	    s->health.passes;
-	st->fails = svc->health_cfg.fails > 0 ? svc->health_cfg.fails :
-	    s->health.fails;
+	st->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : h->timeout_ms;
+	st->passes = h->passes;
+	st->fails = h->fails;
 	conduit_health_parse(svc->health, &st->state.current);
 	conduit_health_parse(svc->health_pending, &st->state.pending);
 	st->state.streak = svc->health_streak;
@@ -130,12 +118,12 @@ fill_service(const struct conduit_settings *s, const struct conduit_service *svc
 		    tls ? "https" : "http", st->fqdn, port);
 	st->gateway.kind = PROBE_GATEWAY;
 	snprintf(st->gateway.target, sizeof(st->gateway.target), "%s://%s:%ld%s",
-	    tls ? "https" : "http", st->fqdn, port, effective_path(s, svc));
+	    tls ? "https" : "http", st->fqdn, port, h->path);
 }
 
 static int
-fill_upstreams(const struct conduit_settings *s,
-    const struct conduit_service *svc, struct conduit_service_status *st)
+fill_upstreams(const struct conduit_service *svc,
+    struct conduit_service_status *st, const char *path)
 {
 	size_t i;
 
@@ -156,7 +144,7 @@ fill_upstreams(const struct conduit_settings *s,
 			p->kind = PROBE_HTTP;
 			snprintf(p->target, sizeof(p->target), "%s://%s%s%s:%ld%s",
 			    svc->scheme[0] ? svc->scheme : "http", l, u->host, r,
-			    u->port, effective_path(s, svc));
+			    u->port, path);
 		}
 	}
 	return 0;
@@ -396,6 +384,7 @@ conduit_probe_run(const struct conduit_settings *s,
 	long conc, max_timeout = 0;
 	long long t0 = probe_now_ms();
 	bool have_ca = file_exists(o->ca_file), curl_up = false;
+	struct conduit_health_cfg h;
 	char expect[64];
 	CURLM *m = NULL;
 	int rc = 0;
@@ -415,8 +404,9 @@ conduit_probe_run(const struct conduit_settings *s,
 			continue;
 		st = &out->svcs[nsvc++];
 		out->n = nsvc;
-		fill_service(s, svc, o, st);
-		if (fill_upstreams(s, svc, st) != 0)
+		conduit_caddy_health_for(s, svc, &h);
+		fill_service(s, svc, o, st, &h);
+		if (fill_upstreams(svc, st, h.path) != 0)
 			goto nomem;
 		njobs += st->n_upstreams + (st->has_gateway ? 1 : 0);
 		if (st->timeout_ms > max_timeout)

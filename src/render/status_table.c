@@ -101,8 +101,13 @@ fmt_cert(char *out, const struct conduit_service_status *st, long long now)
 	gmtime_r(&t, &tm);
 	strftime(date, sizeof(date), "%Y-%m-%d", &tm);
 	days = (st->cert_not_after - now) / 86400;
+	/* Short-lived leaves (Caddy's internal issuer: a day) read better
+	 * in hours. */
 	if (st->cert_not_after <= now)
 		snprintf(out, CELL, "%s (expired)", date);
+	else if (days < 2)
+		snprintf(out, CELL, "%s (%lldh)", date,
+		    (st->cert_not_after - now) / 3600);
 	else
 		snprintf(out, CELL, "%s (%lldd)", date, days);
 }
