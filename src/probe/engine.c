@@ -31,8 +31,7 @@
 
 #include <curl/curl.h>
 #include <openssl/asn1.h>
-#include <openssl/bio.h>
-#include <openssl/pem.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 
 #include "conduit/caddy.h"
@@ -150,6 +149,41 @@ fill_upstreams(const struct conduit_service *svc,
 	return 0;
 }
 
+/*
+ * The served certificate's expiry is read in OpenSSL's verify callback,
+ * at depth 0 (the leaf), on the SSL_CTX curl creates for the connection:
+ * cheaper than CURLOPT_CERTINFO (which formats every field of the whole
+ * chain as text) and it also sees a certificate that fails verification,
+ * so an expired one still shows its date.
+ */
+static int
+leaf_verify_cb(int ok, X509_STORE_CTX *xs)
+{
+	SSL *ssl = X509_STORE_CTX_get_ex_data(xs,
+	    SSL_get_ex_data_X509_STORE_CTX_idx());
+	struct job *j = ssl ? SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)) : NULL;
+	X509 *x = X509_STORE_CTX_get_current_cert(xs);
+	struct tm tm;
+
+	if (j != NULL && x != NULL && X509_STORE_CTX_get_error_depth(xs) == 0) {
+		memset(&tm, 0, sizeof(tm));
+		if (ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm) == 1)
+			j->svc->cert_not_after = (long long)timegm(&tm);
+	}
+	return ok;
+}
+
+static CURLcode
+ssl_ctx_cb(CURL *e, void *sslctx, void *ud)
+{
+	SSL_CTX *ctx = sslctx;
+
+	(void)e;
+	SSL_CTX_set_app_data(ctx, ud);
+	SSL_CTX_set_verify(ctx, SSL_CTX_get_verify_mode(ctx), leaf_verify_cb);
+	return CURLE_OK;
+}
+
 static int
 setup_easy(struct job *j, const struct conduit_probe_opts *o,
     const char *gw_addr, long gw_port, const char *ca_file)
@@ -194,8 +228,9 @@ setup_easy(struct job *j, const struct conduit_probe_opts *o,
 		curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
 		curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
 		curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
-		curl_easy_setopt(e, CURLOPT_CERTINFO, 1L);
-		/* A resumed session carries no certificate to report. */
+		curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, ssl_ctx_cb);
+		curl_easy_setopt(e, CURLOPT_SSL_CTX_DATA, j);
+		/* A resumed session verifies no certificate to report. */
 		curl_easy_setopt(e, CURLOPT_SSL_SESSIONID_CACHE, 0L);
 		break;
 	case PROBE_DNS:
@@ -203,39 +238,6 @@ setup_easy(struct job *j, const struct conduit_probe_opts *o,
 	}
 	(void)o;
 	return 0;
-}
-
-/* notAfter of the leaf certificate curl reported, as epoch seconds. */
-static void
-take_cert(struct job *j)
-{
-	struct curl_certinfo *ci = NULL;
-	struct curl_slist *sl;
-	struct tm tm;
-	X509 *x = NULL;
-	BIO *b;
-
-	if (curl_easy_getinfo(j->easy, CURLINFO_CERTINFO, &ci) != CURLE_OK ||
-	    ci == NULL || ci->num_of_certs < 1)
-		return;
-	for (sl = ci->certinfo[0]; sl != NULL; sl = sl->next)
-		if (strncmp(sl->data, "Cert:", 5) == 0)
-			break;
-	if (sl == NULL)
-		return;
-	if ((b = BIO_new_mem_buf(sl->data + 5, -1)) != NULL) {
-		x = PEM_read_bio_X509(b, NULL, NULL, NULL);
-		BIO_free(b);
-	}
-	if (x == NULL) {
-		snprintf(j->svc->cert_error, sizeof(j->svc->cert_error),
-		    "the served certificate could not be read");
-		return;
-	}
-	memset(&tm, 0, sizeof(tm));
-	if (ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm) == 1)
-		j->svc->cert_not_after = (long long)timegm(&tm);
-	X509_free(x);
 }
 
 static void
@@ -249,8 +251,6 @@ finish_job(struct job *j, CURLcode res)
 	curl_easy_getinfo(j->easy, p->kind == PROBE_TCP ?
 	    CURLINFO_CONNECT_TIME_T : CURLINFO_TOTAL_TIME_T, &us);
 	p->latency_ms = (double)us / 1000.0;
-	if (p->kind == PROBE_GATEWAY)
-		take_cert(j);
 	if (res == CURLE_WRITE_ERROR && j->got_body)
 		res = CURLE_OK;
 	if (res != CURLE_OK) {

@@ -8,13 +8,15 @@ import json
 import os
 import re
 import shutil
+import socket
+import ssl
 import sys
 import tempfile
 import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from conduit_testlib import BlackHole, Upstream, free_port, run  # noqa: E402
+from conduit_testlib import BlackHole, Upstream, free_port, run, wait_for  # noqa: E402
 
 DOMAIN = "ai.internal"
 
@@ -54,6 +56,28 @@ class StatusGatewayTest(unittest.TestCase):
         return [(r["details"]["previous"], r["details"]["current"]) for r in recs
                 if r["action"] == "health_change" and r["details"]["name"] == name]
 
+    def up(self):
+        p = self.conduit("up")
+        if p.returncode != 0:
+            log = os.path.join(self.state, "logs", "caddy.log")
+            tail = open(log).read()[-3000:] if os.path.exists(log) else ""
+            self.fail("conduit up failed: %s\ncaddy.log: %s" % (p.stderr, tail))
+
+    def wait_certs(self, *names):
+        """Caddy issues its leaves after it loads the config: wait until
+        each name completes a verified handshake (bounded)."""
+        ctx = ssl.create_default_context(cafile=os.path.join(self.state, "pki", "root.crt"))
+
+        def ready(name):
+            try:
+                with socket.create_connection(("127.0.0.1", self.https), 1) as sk:
+                    with ctx.wrap_socket(sk, server_hostname="%s.%s" % (name, DOMAIN)):
+                        return True
+            except (OSError, ssl.SSLError):
+                return False
+        for n in names:
+            self.assertTrue(wait_for(lambda: ready(n), 20), "no certificate for " + n)
+
     def register(self, name, port, *extra):
         self.conduit("register", name, "--host", "127.0.0.1", "--port", str(port),
                      "--no-reload", *extra, check=0)
@@ -67,7 +91,8 @@ class StatusGatewayTest(unittest.TestCase):
         self.register("err", bad.port)
         self.register("hang", hole.port)
         self.register("half", good.port, "--upstream", "127.0.0.1:%d" % stopped)
-        self.conduit("up", check=0)
+        self.up()
+        self.wait_certs("web", "err", "hang", "half")
         time.sleep(0.7)  # let Caddy's first active checks run
         t0 = time.monotonic()
         doc, s = self.status()
@@ -107,7 +132,8 @@ class StatusGatewayTest(unittest.TestCase):
         port = free_port()
         up = Upstream("ok", port=port)
         self.register("web", port)
-        self.conduit("up", check=0)
+        self.up()
+        self.wait_certs("web")
         time.sleep(0.7)
         doc, s = self.status()
         self.assertEqual(s["web"]["health"], "healthy", s["web"])
