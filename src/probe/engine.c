@@ -228,6 +228,7 @@ setup_easy(struct job *j, const struct conduit_probe_opts *o,
 		curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
 		curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
 		curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+		curl_easy_setopt(e, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
 		curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, ssl_ctx_cb);
 		curl_easy_setopt(e, CURLOPT_SSL_CTX_DATA, j);
 		/* A resumed session verifies no certificate to report. */
