@@ -62,6 +62,9 @@ step "conduit list"
 step "a bad value changes nothing"
 "$C" register --name api2 --host 127.0.0.1 --port 70000 --no-reload || true
 
+step "conduit monitor (this host; GPUs and containers when present)"
+"$C" monitor || true
+
 step "conduit audit tail"
 "$C" audit tail -n 10
 

@@ -15,6 +15,8 @@ extern const struct conduit_cmd cmd_up_entry;
 extern const struct conduit_cmd cmd_down_entry;
 extern const struct conduit_cmd cmd_certs_entry;
 extern const struct conduit_cmd cmd_audit_entry;
+extern const struct conduit_cmd cmd_dns_entry;
+extern const struct conduit_cmd cmd_monitor_entry;
 extern const struct conduit_cmd cmd_help_entry;
 extern const struct conduit_cmd cmd_version_entry;
 

@@ -29,6 +29,8 @@ static const struct conduit_cmd *const commands[] = {
 	&cmd_down_entry,
 	&cmd_certs_entry,
 	&cmd_audit_entry,
+	&cmd_dns_entry,
+	&cmd_monitor_entry,
 	&cmd_help_entry,
 	&cmd_version_entry,
 	NULL
