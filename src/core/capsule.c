@@ -1132,7 +1132,7 @@ conduit_capsule_canonical(const struct cJSON *capsule, const char *claimed,
     struct conduit_capsule_problem *prob, struct conduit_err *err)
 {
 	const cJSON *h;
-	size_t len;
+	size_t len = 0;
 	int rc;
 
 	*canon = NULL;

@@ -17,14 +17,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conduit/caddy.h"
 #include "conduit/state.h"
 #include "conduit/txn.h"
 
 extern const struct conduit_backend conduit_backend_dns;
 
 /* Caddy first, then DNS: a name should not resolve before its route
- * exists.  When the caddy branch lands, its entry goes above dns. */
+ * exists. */
 static const struct conduit_backend *const backends[] = {
+	&conduit_caddy_backend,
 	&conduit_backend_dns,
 	NULL
 };

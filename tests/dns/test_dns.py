@@ -168,6 +168,9 @@ class DnsCase(unittest.TestCase):
         if os.path.exists(os.path.join(self.state, "conduit.yaml")):
             subprocess.run([BIN, "--state-dir", self.state, "dns", "stop"],
                            capture_output=True, timeout=30)
+            # The gateway `gateway()` started (a live register needs it).
+            subprocess.run([BIN, "--state-dir", self.state, "down"],
+                           capture_output=True, timeout=30)
         pid = self.dnsmasq_pid()
         if pid and os.path.basename(
                 os.readlink("/proc/%d/exe" % pid)
@@ -177,6 +180,11 @@ class DnsCase(unittest.TestCase):
     def start(self):
         out = self.conduit("dns", "start").stdout
         self.assertIn("dnsmasq started", out)
+        self.gateway()
+
+    def gateway(self, env=None):
+        """Caddy, which every live register and deregister loads first."""
+        self.conduit("up", env=env)
 
     def audit(self):
         with open(os.path.join(self.state, "audit.log")) as f:
@@ -321,8 +329,9 @@ class TestDaemon(DnsCase):
     @unittest.skipUnless(IS_ROOT, "privilege drop happens only as root")
     def test_root_drops_privileges_and_still_serves(self):
         self.init()
+        # Nothing runs yet: files only, read by dnsmasq when it starts.
         self.conduit("register", "early", "--host", "127.0.0.9", "--port",
-                     "80")
+                     "80", "--no-reload")
         self.start()
         pid = self.dnsmasq_pid()
         with open("/proc/%d/status" % pid) as f:
@@ -431,6 +440,7 @@ class TestSystemMode(DnsCase):
         pidfile = os.path.join(self.tmp, "sys.pid")
         env = {"CONDUIT_DNS_SYSTEM_PIDFILE": pidfile}
         # conduit writes its files before the service first starts.
+        self.gateway(env)
         self.conduit("register", "api", "--host", "127.0.0.9", "--port",
                      "80", env=env)
         self.assertTrue(os.path.exists(os.path.join(sysdir, "conduit.conf")))
