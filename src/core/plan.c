@@ -80,12 +80,13 @@ f_aliases(const struct conduit_service *s)
 	return a;
 }
 
-/* The path a probe would use: a hand-edited health_check.path wins. */
+/* The path Caddy and the prober use (conduit_caddy_health_for):
+ * health_path, else a hand-edited health_check.path. */
 static cJSON *
 f_health_path(const struct conduit_service *s)
 {
-	return str_or_null(s->health_cfg.path[0] ? s->health_cfg.path :
-	    s->health_path);
+	return str_or_null(s->health_path[0] ? s->health_path :
+	    s->health_cfg.path);
 }
 
 static cJSON *
