@@ -13,7 +13,8 @@
  *
  * Then, in this process, the phases of one apply are timed through the
  * library: manifest parse, registry load, plan, and each backend's pure
- * rendering of the 1,000-service registry.
+ * rendering of the 1,000-service registry, and the audit append of the
+ * records the first apply wrote.
  */
 #include <netinet/in.h>
 #include <stdbool.h>
@@ -26,6 +27,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
+#include "conduit/audit.h"
+#include "conduit/fsutil.h"
 #include "conduit/manifest.h"
 #include "conduit/plan.h"
 #include "conduit/registry.h"
@@ -203,6 +208,68 @@ phases(const char *dir, const char *manifest, int runs)
 	free(tpl);
 }
 
+/* The records the first apply wrote (audit.log of dir, from the first
+ * service_register to the apply summary), appended again through the
+ * library: the share of the audit log and its capsule chain. */
+static void
+audit_share(const char *dir, int runs)
+{
+	struct conduit_audit_rec *recs = NULL;
+	struct conduit_err err;
+	cJSON **docs = NULL;
+	char path[600], *text = NULL, *line, *save = NULL, label[64];
+	size_t len, n = 0, i;
+	double *t = calloc((size_t)runs, sizeof(double));
+	bool in = false;
+	int r;
+
+	snprintf(path, sizeof(path), "%s/audit.log", dir);
+	if (t == NULL || conduit_read_file(path, &text, &len, &err) != 0)
+		goto out;
+	recs = calloc(len / 64 + 1, sizeof(*recs));
+	docs = calloc(len / 64 + 1, sizeof(*docs));
+	if (recs == NULL || docs == NULL)
+		goto out;
+	for (line = strtok_r(text, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save)) {
+		cJSON *o = cJSON_Parse(line);
+		const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, "action");
+		if (!cJSON_IsString(a)) {
+			cJSON_Delete(o);
+			continue;
+		}
+		in = in || strcmp(a->valuestring, "service_register") == 0;
+		if (!in) {
+			cJSON_Delete(o);
+			continue;
+		}
+		docs[n] = o;
+		recs[n] = (struct conduit_audit_rec){ a->valuestring, true,
+		    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o,
+		    "message")), cJSON_GetObjectItemCaseSensitive(o, "details") };
+		n++;
+		if (strcmp(a->valuestring, "apply") == 0)
+			break;
+	}
+	for (r = 0; r < runs; r++) {
+		double t0 = now_ms();
+		if (conduit_audit_append_many(dir, recs, n, &err) != 0) {
+			fprintf(stderr, "audit: %s\n", err.msg);
+			goto out;
+		}
+		t[r] = now_ms() - t0;
+	}
+	snprintf(label, sizeof(label), "  audit append (%zu records)", n);
+	report(label, t, runs);
+out:
+	for (i = 0; docs != NULL && i < n; i++)
+		cJSON_Delete(docs[i]);
+	free(docs);
+	free(recs);
+	free(text);
+	free(t);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -272,6 +339,7 @@ main(int argc, char **argv)
 	report("re-apply unchanged", again, runs);
 	printf("phases (in-process, same manifest and registry):\n");
 	phases(dir, man, runs);
+	audit_share(dir, runs < 3 ? runs : 3);
 	{
 		char *rm[] = { "/bin/rm", "-rf", tmp, NULL };
 		(void)run(rm);
