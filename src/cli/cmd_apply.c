@@ -275,6 +275,10 @@ build_records(const struct conduit_ctx *ctx, const struct conduit_plan *p,
 				cJSON_AddStringToObject(d, "name", it->name);
 				cJSON_AddItemToObject(d, "changes",
 				    changes_json(it));
+				/* The whole new record too, so `list --at`
+				 * can replay the change from the log alone. */
+				cJSON_AddItemToObject(d, "service",
+				    cli_register_details(s));
 			}
 			off = (size_t)snprintf(msg, sizeof(msg),
 			    "Updated service: %s (", it->name);

@@ -198,6 +198,20 @@ replay(struct conduit_registry *reg, const cJSON *rec, const char *ts,
 		}
 		return conduit_registry_add(reg, &svc, err);
 	}
+	if (strcmp(action, "service_update") == 0) {
+		/* apply's change: details.service holds the new record */
+		const cJSON *sd = cJSON_GetObjectItemCaseSensitive(d, "service");
+		if (service_from_details(sd, ts, &svc) != 0)
+			return 0;
+		if ((old = conduit_registry_find_active(reg, svc.name,
+		    false)) == NULL)
+			return conduit_registry_add(reg, &svc, err);
+		(void)snprintf(svc.registered_at, sizeof(svc.registered_at), "%s",
+		    old->registered_at);
+		conduit_service_free(old);
+		*old = svc;
+		return 0;
+	}
 	if (strcmp(action, "service_deregister") == 0 && str_of(d, "name") &&
 	    (old = conduit_registry_find_active(reg, str_of(d, "name"),
 	    false)) != NULL) {

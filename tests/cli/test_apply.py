@@ -145,11 +145,37 @@ class ApplyTest(ApplyBase):
         recs = self.audit_records()[n_audit:]
         self.assertEqual([r["action"] for r in recs],
                          ["service_update", "service_update", "apply"])
-        self.assertEqual(recs[1]["details"], {
-            "name": "hub",
-            "changes": {"health.path": {"old": "/", "new": "/ready"}}})
+        self.assertEqual(recs[1]["details"]["name"], "hub")
+        self.assertEqual(recs[1]["details"]["changes"],
+                         {"health.path": {"old": "/", "new": "/ready"}})
+        self.assertEqual(recs[1]["details"]["service"]["health_path"], "/ready")
         self.assertEqual(recs[2]["details"]["changed"], 2)
         self.assertEqual(recs[2]["details"]["unchanged"], 1)
+
+    def test_list_at_replays_applied_changes(self):
+        """`list --at` rebuilds the registry from the audit log, apply's
+        service_update records included."""
+        path = self.write("h.yaml", manifest("""
+            services:
+              - name: api
+                upstreams: [127.0.0.1:8000]
+            """))
+        self.apply(path, "--no-reload", check=0)
+        time.sleep(1.1)  # audit timestamps have one-second resolution
+        between = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        time.sleep(1.1)
+        self.write("h.yaml", manifest("""
+            services:
+              - name: api
+                upstreams: [127.0.0.1:9000]
+            """))
+        self.apply(path, "--no-reload", check=0)
+        then = json.loads(self.conduit("list", "--at", between, "--json", check=0).stdout)
+        now = json.loads(self.conduit("list", "--json", check=0).stdout)
+        self.assertEqual([s["upstreams"] for s in then["services"]],
+                         [[{"host": "127.0.0.1", "port": 8000}]])
+        self.assertEqual([s["upstreams"] for s in now["services"]],
+                         [[{"host": "127.0.0.1", "port": 9000}]])
 
     def test_prune_removes_only_the_hand_registered_service(self):
         self.conduit("register", "legacy", "--host", "127.0.0.1", "--port", "9999",
