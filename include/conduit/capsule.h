@@ -143,6 +143,10 @@ int conduit_capsule_init(const char *state_dir, struct conduit_err *err);
 int conduit_capsule_seal_record(const char *state_dir, const char *line,
     struct conduit_err *err);
 
+/* Seals several audit lines, in order, in one SQLite transaction. */
+int conduit_capsule_seal_records(const char *state_dir,
+    const char *const *lines, size_t n, struct conduit_err *err);
+
 /* The capsule (content only) that sealing builds for one audit line:
  * the mapping of docs/audit-chain.md, with a fresh UUID v4. */
 struct cJSON *conduit_capsule_from_line(const char *line,

@@ -65,48 +65,58 @@ build_record(const char *action, bool success, const char *message,
 	return o;
 }
 
-/* Writes one record; the caller holds the audit lock. */
-static int
-append_locked(const char *state_dir, const char *path,
-    const struct conduit_audit_rec *r, struct conduit_err *err)
-{
-	cJSON *rec;
-	char *line;
-	int rc;
-
-	rec = build_record(r->action, r->success, r->message, r->details);
-	if (rec == NULL)
-		return conduit_err_set(err, CONDUIT_ENOMEM, "out of memory");
-	line = cJSON_PrintUnformatted(rec);
-	if (line == NULL) {
-		cJSON_Delete(rec);
-		return conduit_err_set(err, CONDUIT_ENOMEM, "out of memory");
-	}
-	rc = conduit_append_line(path, line, 0600, err);
-	if (rc == 0)
-		rc = conduit_capsule_seal_record(state_dir, line, err);
-	cJSON_free(line);
-	cJSON_Delete(rec);
-	return rc;
-}
-
 int
 conduit_audit_append_many(const char *state_dir,
     const struct conduit_audit_rec *recs, size_t n, struct conduit_err *err)
 {
 	struct conduit_lock lk;
-	char path[4096];
-	size_t i;
-	int rc;
+	char path[4096], **lines, *all = NULL;
+	size_t i, total = 0, off = 0;
+	int rc = 0;
 
+	if (n == 0)
+		return 0;
 	if ((rc = conduit_state_path(path, sizeof(path), state_dir,
 	    CONDUIT_F_AUDIT, err)) != 0)
 		return rc;
-	if ((rc = conduit_lock_acquire(state_dir, "audit", &lk, err)) != 0)
-		return rc;
-	for (i = 0; i < n && rc == 0; i++)
-		rc = append_locked(state_dir, path, &recs[i], err);
-	conduit_lock_release(&lk);
+	lines = calloc(n, sizeof(*lines));
+	if (lines == NULL)
+		return conduit_err_set(err, CONDUIT_ENOMEM, "out of memory");
+	for (i = 0; i < n && rc == 0; i++) {
+		cJSON *rec = build_record(recs[i].action, recs[i].success,
+		    recs[i].message, recs[i].details);
+		lines[i] = rec ? cJSON_PrintUnformatted(rec) : NULL;
+		cJSON_Delete(rec);
+		if (lines[i] == NULL)
+			rc = conduit_err_set(err, CONDUIT_ENOMEM, "out of memory");
+		else
+			total += strlen(lines[i]) + 1;
+	}
+	if (rc == 0 && (all = malloc(total + 1)) == NULL)
+		rc = conduit_err_set(err, CONDUIT_ENOMEM, "out of memory");
+	for (i = 0; rc == 0 && i < n; i++) {
+		size_t l = strlen(lines[i]);
+		memcpy(all + off, lines[i], l);
+		all[off + l] = '\n';
+		off += l + 1;
+	}
+	if (rc == 0) {
+		all[off] = '\0';
+		/* One append and one fsync for the batch, then one chain
+		 * transaction, both under the audit lock, in the same order. */
+		if ((rc = conduit_lock_acquire(state_dir, "audit", &lk,
+		    err)) == 0) {
+			rc = conduit_append_line(path, all, 0600, err);
+			if (rc == 0)
+				rc = conduit_capsule_seal_records(state_dir,
+				    (const char *const *)lines, n, err);
+			conduit_lock_release(&lk);
+		}
+	}
+	for (i = 0; i < n; i++)
+		cJSON_free(lines[i]);
+	free(lines);
+	free(all);
 	return rc;
 }
 

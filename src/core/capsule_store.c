@@ -589,33 +589,21 @@ seal_into(sqlite3 *db, const struct conduit_capsule_key *key,
 	if ((rc = audit_fields(rec, &f, err)) != 0 ||
 	    (rc = conduit_uuid4(id, err)) != 0)
 		goto out;
-	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
-		rc = db_fail(db, err, "begin");
-		goto out;
-	}
 	if ((rc = chain_head(db, &head, prev, err)) != 0)
-		goto rollback;
+		goto out;
 	cap = capsule_from_record(rec, &f, state_dir, head + 1,
 	    head < 0 ? NULL : prev, id, err);
 	if (cap == NULL) {
 		rc = err ? err->code : CONDUIT_EINVAL;
-		goto rollback;
+		goto out;
 	}
 	if ((rc = conduit_capsule_canonical(cap, NULL, &canon, &clen, hash,
 	    &prob, err)) != 0 ||
 	    (rc = conduit_capsule_sign(key, hash, sig, err)) != 0)
-		goto rollback;
+		goto out;
 	conduit_capsule_now(signed_at);
-	if ((rc = insert_capsule(db, id, head + 1, head < 0 ? NULL : prev, canon,
-	    clen, hash, sig, signed_at, key->fingerprint, err)) != 0)
-		goto rollback;
-	if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-		rc = db_fail(db, err, "commit");
-		goto rollback;
-	}
-	goto out;
-rollback:
-	(void)sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	rc = insert_capsule(db, id, head + 1, head < 0 ? NULL : prev, canon,
+	    clen, hash, sig, signed_at, key->fingerprint, err);
 out:
 	free(canon);
 	cJSON_Delete(cap);
@@ -658,11 +646,12 @@ signer_load(const char *state_dir, struct conduit_capsule_key *key,
 }
 
 int
-conduit_capsule_seal_record(const char *state_dir, const char *line,
-    struct conduit_err *err)
+conduit_capsule_seal_records(const char *state_dir, const char *const *lines,
+    size_t n, struct conduit_err *err)
 {
 	struct conduit_capsule_key key;
 	sqlite3 *db;
+	size_t i;
 	int rc;
 
 	if ((rc = signer_load(state_dir, &key, err)) != 0)
@@ -671,12 +660,28 @@ conduit_capsule_seal_record(const char *state_dir, const char *line,
 		conduit_capsule_key_free(&key);
 		return conduit_err_wrap(err, "audit chain");
 	}
-	rc = seal_into(db, &key, state_dir, line, err);
+	/* One transaction for the batch: one journal sync, and the records
+	 * of one command appear in the chain together or not at all. */
+	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		rc = db_fail(db, err, "begin");
+	for (i = 0; i < n && rc == 0; i++)
+		rc = seal_into(db, &key, state_dir, lines[i], err);
+	if (rc == 0 && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		rc = db_fail(db, err, "commit");
+	if (rc != 0)
+		(void)sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 	sqlite3_close(db);
 	conduit_capsule_key_free(&key);
 	if (rc != 0)
 		return conduit_err_wrap(err, "audit chain");
 	return 0;
+}
+
+int
+conduit_capsule_seal_record(const char *state_dir, const char *line,
+    struct conduit_err *err)
+{
+	return conduit_capsule_seal_records(state_dir, &line, 1, err);
 }
 
 /* ------------------------------------------------------------------ */
