@@ -13,5 +13,7 @@ extern const struct conduit_cmd cmd_list_entry;
 extern const struct conduit_cmd cmd_audit_entry;
 extern const struct conduit_cmd cmd_help_entry;
 extern const struct conduit_cmd cmd_version_entry;
+extern const struct conduit_cmd cmd_completion_entry;
+extern const struct conduit_cmd cmd_complete_entry;
 
 #endif
