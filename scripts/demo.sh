@@ -14,12 +14,12 @@ ROOT=$PWD
 if [ "${1:-}" != "--no-install" ]; then
   bash scripts/install-deps.sh
 fi
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCONDUIT_TESTS=OFF >/dev/null
-cmake --build build -j"$(nproc)" >/dev/null
+cmake -S . -B build-demo -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCONDUIT_TESTS=OFF >/dev/null
+cmake --build build-demo -j"$(nproc)" >/dev/null
 
 STATE="$ROOT/.conduit-demo"
 export CONDUIT_STATE_DIR="$STATE"
-C="$ROOT/build/conduit"
+C="$ROOT/build-demo/conduit"
 HTTPS_PORT=${DEMO_HTTPS_PORT:-18443}
 HTTP_PORT=${DEMO_HTTP_PORT:-18080}
 DNS_PORT=${DEMO_DNS_PORT:-18053}
@@ -62,8 +62,14 @@ step "conduit list"
 step "a bad value changes nothing"
 "$C" register --name api2 --host 127.0.0.1 --port 70000 --no-reload || true
 
+step "conduit monitor (this host; GPUs and containers when present)"
+"$C" monitor || true
+
 step "conduit audit tail"
 "$C" audit tail -n 10
+
+step "conduit audit verify (signed, hash-chained capsules)"
+"$C" audit verify
 
 echo
 echo "state directory: $STATE (try: CONDUIT_STATE_DIR=$STATE $C list --json)"

@@ -28,4 +28,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   trap 'rm -f /usr/sbin/policy-rc.d' EXIT
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+# dnsmasq started by root drops to this account; its group is the only one
+# that may read conduit's DNS records (docs/dns.md).
+if ! getent passwd conduit-dns >/dev/null; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "install-deps: user conduit-dns missing and not root; run as root" >&2
+    exit 1
+  fi
+  useradd --system --user-group --no-create-home --home-dir /nonexistent \
+    --shell /usr/sbin/nologin conduit-dns
+fi
 echo "install-deps: all ${#PKGS[@]} packages present"

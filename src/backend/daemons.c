@@ -3,9 +3,15 @@
  */
 #include <stddef.h>
 
+#include "conduit/caddy.h"
 #include "conduit/process.h"
 
+extern const struct conduit_daemon conduit_daemon_dnsmasq;
+
+/* Caddy before dnsmasq, like the backends in txn.c. */
 static const struct conduit_daemon *const daemons[] = {
+	&conduit_caddy_daemon,
+	&conduit_daemon_dnsmasq,
 	NULL
 };
 

@@ -31,10 +31,10 @@ deregister_exec(struct conduit_ctx *ctx, int argc, char **argv,
 {
 	struct conduit_txn txn;
 	struct conduit_service *svc;
-	struct conduit_audit_rec rec;
+	struct cli_audit recs = { 0 };
 	const char *raw = NULL;
 	char name[CONDUIT_NAME_MAX], msg[256];
-	cJSON *d = NULL;
+	cJSON *d;
 	int rc, npos;
 
 	if ((rc = conduit_opts_parse(&cmd_deregister_entry, deregister_opts,
@@ -56,22 +56,27 @@ deregister_exec(struct conduit_ctx *ctx, int argc, char **argv,
 		    name);
 		goto fail;
 	}
-	svc->status = SVC_INACTIVE;
-	conduit_timestamp(svc->deregistered_at, 0);
-	memcpy(svc->updated_at, svc->deregistered_at, sizeof(svc->updated_at));
 	d = cJSON_CreateObject();
 	cJSON_AddStringToObject(d, "name", name);
 	snprintf(msg, sizeof(msg), "Deregistered service: %s", name);
-	rec = (struct conduit_audit_rec){ "service_deregister", true, msg, d };
-	if ((rc = conduit_txn_commit(&txn, &rec, 1, err)) != 0)
+	/* service_deregister, then the dns_remove of each of its names
+	 * (gathered while the record is still active). */
+	rc = cli_audit_push(&recs, "service_deregister", msg, d, err);
+	d = NULL;
+	if (rc != 0 || (rc = cli_dns_audit(ctx, svc, false, &recs, err)) != 0)
+		goto fail;
+	svc->status = SVC_INACTIVE;
+	conduit_timestamp(svc->deregistered_at, 0);
+	memcpy(svc->updated_at, svc->deregistered_at, sizeof(svc->updated_at));
+	if ((rc = conduit_txn_commit(&txn, recs.v, recs.n, err)) != 0)
 		goto fail;
 	conduit_txn_end(&txn);
-	cJSON_Delete(d);
+	cli_audit_free(&recs);
 	printf("deregistered %s\n", name);
 	return 0;
 fail:
 	conduit_txn_end(&txn);
-	cJSON_Delete(d);
+	cli_audit_free(&recs);
 	return cli_fail(ctx, "service_deregister", name, err);
 }
 

@@ -16,14 +16,16 @@
 
 #include "commands.h"
 #include "conduit/audit.h"
+#include "conduit/capsule.h"
 #include "conduit/fsutil.h"
+#include "conduit/pki.h"
 #include "conduit/registry.h"
 #include "conduit/settings.h"
 #include "conduit/state.h"
 #include "conduit/validate.h"
 
 static const char *o_domain, *o_listen, *o_gateway, *o_https, *o_http, *o_dns,
-    *o_updns;
+    *o_updns, *o_key_type;
 static bool o_force;
 
 static const struct conduit_opt init_opts[] = {
@@ -34,6 +36,7 @@ static const struct conduit_opt init_opts[] = {
 	OPT_STRING_(0, "http-port", "N", "HTTP redirect port, 0 = off (default 80)", &o_http),
 	OPT_STRING_(0, "dns-port", "N", "DNS port (default 53)", &o_dns),
 	OPT_STRING_(0, "upstream-dns", "IP[,IP]|none", "resolvers for outside names (default none: air-gapped)", &o_updns),
+	OPT_STRING_(0, "key-type", "ecdsa|ed25519", "root CA key type (default ecdsa: P-256)", &o_key_type),
 	OPT_BOOL_(0, "force", "rewrite conduit.yaml in an existing state dir (keeps registry, audit log, CA)", &o_force),
 	OPT_END_()
 };
@@ -66,6 +69,14 @@ apply_flags(struct conduit_settings *s, struct conduit_err *err)
 	if (o_dns && (rc = conduit_validate_port("--dns-port", o_dns, 1,
 	    &s->dns_port, err)) != 0)
 		return rc;
+	if (o_key_type) {
+		if (strcmp(o_key_type, "ecdsa") != 0 &&
+		    strcmp(o_key_type, "ed25519") != 0)
+			return conduit_err_set(err, CONDUIT_EINVAL,
+			    "--key-type \"%s\" must be ecdsa or ed25519", o_key_type);
+		snprintf(s->tls_key_type, sizeof(s->tls_key_type), "%s",
+		    o_key_type);
+	}
 	if (o_updns) {
 		s->n_upstream_dns = 0;
 		if (strcmp(o_updns, "none") != 0) {
@@ -127,7 +138,7 @@ init_exec(struct conduit_ctx *ctx, int argc, char **argv,
 	struct conduit_settings s;
 	char path[PATH_MAX], *yaml;
 	struct stat st;
-	bool existed;
+	bool existed, ca_new;
 	cJSON *d;
 	int rc, npos;
 
@@ -167,6 +178,12 @@ init_exec(struct conduit_ctx *ctx, int argc, char **argv,
 			return rc;
 	}
 
+	/* An existing CA is kept, also with --force (see pki.h). */
+	if ((rc = conduit_pki_init(ctx->state_dir, s.tls_key_type, s.domain,
+	    &ca_new, err)) != 0)
+		return rc;
+	if ((rc = conduit_capsule_init(ctx->state_dir, err)) != 0)
+		return rc;
 	d = cJSON_CreateObject();
 	cJSON_AddStringToObject(d, "domain", s.domain);
 	cJSON_AddStringToObject(d, "dns", "dnsmasq");
@@ -180,6 +197,9 @@ init_exec(struct conduit_ctx *ctx, int argc, char **argv,
 		return rc;
 	fprintf(stderr, "conduit: initialised %s (domain %s, https %s:%ld)\n",
 	    ctx->state_dir, s.domain, s.listen, s.https_port);
+	if (ca_new)
+		fprintf(stderr, "conduit: created the root CA in %s/%s "
+		    "(`conduit certs ca`)\n", ctx->state_dir, CONDUIT_D_PKI);
 	return 0;
 }
 
@@ -188,7 +208,7 @@ const struct conduit_cmd cmd_init_entry = {
 	.summary = "create a state directory with its settings and CA",
 	.usage = "init [--domain D] [--listen ADDR] [--gateway-ip IP] "
 	    "[--https-port N] [--http-port N] [--dns-port N] "
-	    "[--upstream-dns IP[,IP]|none] [--force]",
+	    "[--upstream-dns IP[,IP]|none] [--key-type ecdsa|ed25519] [--force]",
 	.description = "Creates the state directory (0700) and a commented "
 	    "conduit.yaml (0600).\nFails on an initialised state directory "
 	    "unless --force.",

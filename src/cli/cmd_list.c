@@ -11,15 +11,18 @@
 #include <cjson/cJSON.h>
 
 #include "commands.h"
+#include "conduit/history.h"
 #include "conduit/registry.h"
 #include "conduit/state.h"
 #include "util.h"
 
 static bool o_all, o_json;
+static const char *o_at;
 
 static const struct conduit_opt list_opts[] = {
 	OPT_BOOL_('a', "all", "include deregistered (inactive) records", &o_all),
 	OPT_BOOL_(0, "json", "print the documented JSON document instead of a table", &o_json),
+	OPT_STRING_(0, "at", "DATE", "the registry as it was then, rebuilt from audit.log (UTC: YYYY-MM-DD[THH:MM[:SS]Z])", &o_at),
 	OPT_END_()
 };
 
@@ -117,7 +120,7 @@ list_exec(struct conduit_ctx *ctx, int argc, char **argv,
     struct conduit_err *err)
 {
 	struct conduit_registry reg;
-	char path[4096];
+	char path[4096], at[32];
 	int rc, npos;
 
 	if ((rc = conduit_opts_parse(&cmd_list_entry, list_opts, argc, argv,
@@ -126,7 +129,12 @@ list_exec(struct conduit_ctx *ctx, int argc, char **argv,
 	if (npos > 0)
 		return conduit_err_set(err, CONDUIT_EUSAGE,
 		    "unexpected argument \"%.60s\"", argv[0]);
-	if ((rc = conduit_state_path(path, sizeof(path), ctx->state_dir,
+	if (o_at != NULL) {
+		if ((rc = conduit_history_parse_time("--at", o_at, false, at,
+		    err)) != 0 || (rc = conduit_history_registry_at(ctx->state_dir,
+		    at, &reg, err)) != 0)
+			return rc;
+	} else if ((rc = conduit_state_path(path, sizeof(path), ctx->state_dir,
 	    CONDUIT_F_SERVICES, err)) != 0 ||
 	    (rc = conduit_registry_load(path, &reg, err)) != 0)
 		return rc;
@@ -141,7 +149,7 @@ list_exec(struct conduit_ctx *ctx, int argc, char **argv,
 const struct conduit_cmd cmd_list_entry = {
 	.name = "list",
 	.summary = "show the registry (no network)",
-	.usage = "list [--all] [--json]",
+	.usage = "list [--all] [--json] [--at DATE]",
 	.description = NULL,
 	.flags = CMD_NEEDS_STATE,
 	.opts = list_opts,

@@ -176,10 +176,9 @@ register_exec(struct conduit_ctx *ctx, int argc, char **argv,
 {
 	struct conduit_service svc;
 	struct conduit_txn txn;
-	struct conduit_audit_rec rec;
+	struct cli_audit recs = { 0 };
 	const char *name = NULL, *clash;
 	char msg[512];
-	cJSON *d = NULL;
 	int rc, npos;
 
 	if ((rc = conduit_opts_parse(&cmd_register_entry, register_opts, argc,
@@ -203,22 +202,24 @@ register_exec(struct conduit_ctx *ctx, int argc, char **argv,
 		    "first or choose another name", clash);
 		goto fail;
 	}
-	d = cli_register_details(&svc);
 	snprintf(msg, sizeof(msg), "Registered service: %s (%s%s%s:%ld)", svc.name,
 	    strchr(svc.upstreams[0].host, ':') ? "[" : "", svc.upstreams[0].host,
 	    strchr(svc.upstreams[0].host, ':') ? "]" : "", svc.upstreams[0].port);
-	if ((rc = conduit_registry_add(&txn.next, &svc, err)) != 0)
+	/* service_register, then the dns_add of each name it brings. */
+	if ((rc = cli_audit_push(&recs, "service_register", msg,
+	    cli_register_details(&svc), err)) != 0 ||
+	    (rc = cli_dns_audit(ctx, &svc, true, &recs, err)) != 0 ||
+	    (rc = conduit_registry_add(&txn.next, &svc, err)) != 0)
 		goto fail;
-	rec = (struct conduit_audit_rec){ "service_register", true, msg, d };
-	if ((rc = conduit_txn_commit(&txn, &rec, 1, err)) != 0)
+	if ((rc = conduit_txn_commit(&txn, recs.v, recs.n, err)) != 0)
 		goto fail;
 	conduit_txn_end(&txn);
-	cJSON_Delete(d);
+	cli_audit_free(&recs);
 	printf("registered %s -> %s\n", name, msg + strlen("Registered service: "));
 	return 0;
 fail:
 	conduit_txn_end(&txn);
-	cJSON_Delete(d);
+	cli_audit_free(&recs);
 	conduit_service_free(&svc);
 	return cli_fail(ctx, "service_register", name, err);
 }

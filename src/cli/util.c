@@ -2,6 +2,7 @@
  * util.c - helpers shared by the command files (see util.h).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
@@ -66,4 +67,42 @@ cli_take_name(const char *opt_name, int npos, char **pos, const char **out,
 		return conduit_err_set(err, CONDUIT_EUSAGE,
 		    "a service name is required (--name NAME)");
 	return 0;
+}
+
+int
+cli_audit_push(struct cli_audit *a, const char *action, const char *message,
+    cJSON *details, struct conduit_err *err)
+{
+	char *msg = strdup(message);
+
+	if (msg != NULL && a->n == a->cap) {
+		size_t cap = a->cap ? a->cap * 2 : 4;
+		struct conduit_audit_rec *v = realloc(a->v, cap * sizeof(*v));
+		if (v == NULL) {
+			free(msg);
+			msg = NULL;
+		} else {
+			a->v = v;
+			a->cap = cap;
+		}
+	}
+	if (msg == NULL) {
+		cJSON_Delete(details);
+		return conduit_err_set(err, CONDUIT_ENOMEM, "out of memory");
+	}
+	a->v[a->n++] = (struct conduit_audit_rec){ action, true, msg, details };
+	return 0;
+}
+
+void
+cli_audit_free(struct cli_audit *a)
+{
+	size_t i;
+
+	for (i = 0; i < a->n; i++) {
+		free((char *)a->v[i].message);
+		cJSON_Delete(a->v[i].details);
+	}
+	free(a->v);
+	memset(a, 0, sizeof(*a));
 }

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 
+#include "conduit/audit.h"
 #include "conduit/cli.h"
 #include "conduit/registry.h"
 
@@ -28,5 +29,23 @@ int cli_take_name(const char *opt_name, int npos, char **pos,
 /* The service_register audit details for s (conformance shape plus
  * upstreams, aliases, scheme, dns_only). */
 struct cJSON *cli_register_details(const struct conduit_service *s);
+
+/* Audit records gathered for one transaction commit; owns each
+ * record's message and details. */
+struct cli_audit {
+	struct conduit_audit_rec *v;
+	size_t n, cap;
+};
+
+/* Appends a record; takes ownership of details (even on failure). */
+int cli_audit_push(struct cli_audit *a, const char *action,
+    const char *message, struct cJSON *details, struct conduit_err *err);
+void cli_audit_free(struct cli_audit *a);
+
+/* Appends dns_add {"name","host"} (add) or dns_remove {"name"} records
+ * for svc's name and aliases; nothing when DNS is disabled. */
+int cli_dns_audit(const struct conduit_ctx *ctx,
+    const struct conduit_service *svc, bool add, struct cli_audit *a,
+    struct conduit_err *err);
 
 #endif

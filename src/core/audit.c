@@ -18,6 +18,7 @@
 #include <cjson/cJSON.h>
 
 #include "conduit/audit.h"
+#include "conduit/capsule.h"
 #include "conduit/fsutil.h"
 #include "conduit/state.h"
 
@@ -73,7 +74,6 @@ append_locked(const char *state_dir, const char *path,
 	char *line;
 	int rc;
 
-	(void)state_dir;
 	rec = build_record(r->action, r->success, r->message, r->details);
 	if (rec == NULL)
 		return conduit_err_set(err, CONDUIT_ENOMEM, "out of memory");
@@ -83,6 +83,8 @@ append_locked(const char *state_dir, const char *path,
 		return conduit_err_set(err, CONDUIT_ENOMEM, "out of memory");
 	}
 	rc = conduit_append_line(path, line, 0600, err);
+	if (rc == 0)
+		rc = conduit_capsule_seal_record(state_dir, line, err);
 	cJSON_free(line);
 	cJSON_Delete(rec);
 	return rc;

@@ -17,10 +17,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conduit/caddy.h"
 #include "conduit/state.h"
 #include "conduit/txn.h"
 
+extern const struct conduit_backend conduit_backend_dns;
+
+/* Caddy first, then DNS: a name should not resolve before its route
+ * exists. */
 static const struct conduit_backend *const backends[] = {
+	&conduit_caddy_backend,
+	&conduit_backend_dns,
 	NULL
 };
 

@@ -248,9 +248,9 @@ class RegistryTest(StateDirTest):
         # The project's own validator agrees, line by line.
         p = self.conduit("audit", "lint", check=0)
         self.assertIn("0 invalid", p.stdout)
-        tail = self.conduit("audit", "tail", "-n", "2", "--json", check=0).stdout.splitlines()
+        tail = self.conduit("audit", "tail", "-n", "3", "--json", check=0).stdout.splitlines()
         self.assertEqual([json.loads(l)["action"] for l in tail],
-                         ["service_register", "service_deregister"])
+                         ["service_register", "service_deregister", "dns_remove"])
         human = self.conduit("audit", "tail", check=0).stdout
         self.assertIn("Deregistered service: hub", human)
 
