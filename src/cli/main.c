@@ -30,6 +30,7 @@ static const struct conduit_cmd *const commands[] = {
 	&cmd_audit_entry,
 	&cmd_dns_entry,
 	&cmd_monitor_entry,
+	&cmd_logs_entry,
 	&cmd_help_entry,
 	&cmd_version_entry,
 	&cmd_completion_entry,
