@@ -49,18 +49,50 @@ serve() { # name addr port
 serve api 127.0.0.11 18001
 serve hub 127.0.0.12 18002
 serve ollama 127.0.0.13 18003
+# Wait until they listen (bounded): Caddy's first active health check
+# would otherwise hold an upstream out for a whole interval.
+for addr in 127.0.0.11:18001 127.0.0.12:18002 127.0.0.13:18003; do
+  for i in $(seq 1 50); do
+    (exec 3<>"/dev/tcp/${addr%:*}/${addr#*:}") 2>/dev/null && break
+    sleep 0.1
+  done
+done
 
-step "conduit register"
-"$C" register --name api --host 127.0.0.11 --port 18001 --health / --no-reload
-"$C" register --name hub --host 127.0.0.12 --port 18002 --alias frontend --no-reload
-"$C" register --name ollama --host 127.0.0.13 --port 18003 --no-reload
-"$C" register --name postgres --host 127.0.0.14 --port 5432 --dns-only --no-reload
+# The state dir's parent must let dnsmasq's unprivileged user pass through
+# to the records (see docs/dns.md); the checkout normally does.
+step "conduit up: Caddy (HTTPS gateway) and dnsmasq (DNS) on loopback"
+"$C" up
+trap '"$C" down >/dev/null 2>&1 || true; cleanup' EXIT
+
+step "conduit register: a name, a TLS route and a DNS record in one command"
+"$C" register --name api --host 127.0.0.11 --port 18001 --health /
+"$C" register --name hub --host 127.0.0.12 --port 18002 --alias frontend
+"$C" register --name ollama --host 127.0.0.13 --port 18003
+"$C" register --name postgres --host 127.0.0.14 --port 5432 --dns-only
 
 step "conduit list"
 "$C" list
 
+step "DNS: ollama.internal resolves through conduit's dnsmasq"
+"$C" dns resolve ollama
+dig @127.0.0.1 -p "$DNS_PORT" +short frontend.internal
+
+step "HTTPS through the gateway, verified against conduit's own CA"
+CA=$("$C" certs ca)
+for i in $(seq 1 50); do  # Caddy issues the leaf just after the load
+  curl -sf --cacert "$CA" --resolve "ollama.internal:$HTTPS_PORT:127.0.0.1" \
+    "https://ollama.internal:$HTTPS_PORT/" -o /dev/null && break
+  sleep 0.1
+done
+curl -sS --cacert "$CA" --resolve "ollama.internal:$HTTPS_PORT:127.0.0.1" \
+  "https://ollama.internal:$HTTPS_PORT/"
+"$C" certs
+
+step "conduit status: every service probed at once"
+"$C" status || true
+
 step "a bad value changes nothing"
-"$C" register --name api2 --host 127.0.0.1 --port 70000 --no-reload || true
+"$C" register --name api2 --host 127.0.0.1 --port 70000 || true
 
 step "conduit monitor (this host; GPUs and containers when present)"
 "$C" monitor || true
@@ -71,5 +103,8 @@ step "conduit audit tail"
 step "conduit audit verify (signed, hash-chained capsules)"
 "$C" audit verify
 
+step "conduit down"
+"$C" down
 echo
-echo "state directory: $STATE (try: CONDUIT_STATE_DIR=$STATE $C list --json)"
+echo "state directory: $STATE; everything conduit wrote is there."
+echo "Run it again live: CONDUIT_STATE_DIR=$STATE $C up"

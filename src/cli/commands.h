@@ -10,6 +10,7 @@ extern const struct conduit_cmd cmd_init_entry;
 extern const struct conduit_cmd cmd_register_entry;
 extern const struct conduit_cmd cmd_deregister_entry;
 extern const struct conduit_cmd cmd_list_entry;
+extern const struct conduit_cmd cmd_status_entry;
 extern const struct conduit_cmd cmd_up_entry;
 extern const struct conduit_cmd cmd_down_entry;
 extern const struct conduit_cmd cmd_certs_entry;

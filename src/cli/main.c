@@ -24,6 +24,7 @@ static const struct conduit_cmd *const commands[] = {
 	&cmd_register_entry,
 	&cmd_deregister_entry,
 	&cmd_list_entry,
+	&cmd_status_entry,
 	&cmd_up_entry,
 	&cmd_down_entry,
 	&cmd_certs_entry,
