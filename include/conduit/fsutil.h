@@ -38,6 +38,21 @@ int conduit_refuse_symlink(const char *path, struct conduit_err *err);
 int conduit_append_line(const char *path, const char *line, mode_t mode,
     struct conduit_err *err);
 
+/* A text file split into lines in place: v[i] points into buf, each
+ * NUL-terminated, without its '\n'.  Empty lines are kept, so line i of
+ * the file is v[i] (the audit log relies on that: line i is capsule i).
+ * A final newline does not make an extra empty line. */
+struct conduit_lines {
+	char *buf;
+	char **v;
+	size_t n;
+};
+
+/* Reads path into l.  A missing file is CONDUIT_ENOTFOUND with l empty. */
+int conduit_read_lines(const char *path, struct conduit_lines *l,
+    struct conduit_err *err);
+void conduit_lines_free(struct conduit_lines *l);
+
 struct conduit_lock {
 	int fd;
 };

@@ -206,8 +206,9 @@ static int
 audit_tail(struct conduit_ctx *ctx, int argc, char **argv,
     struct conduit_err *err)
 {
-	char path[4096], *data, *p, **lines = NULL;
-	size_t len, n = 0, cap = 0, i, start, *idx = NULL, nsel = 0;
+	struct conduit_lines log;
+	char path[4096], **lines;
+	size_t n, i, start, *idx = NULL, nsel = 0;
 	const char **seal = NULL, **sel = NULL;
 	struct tail_filter f;
 	int rc, npos;
@@ -229,31 +230,14 @@ audit_tail(struct conduit_ctx *ctx, int argc, char **argv,
 	if ((rc = conduit_state_path(path, sizeof(path), ctx->state_dir,
 	    CONDUIT_F_AUDIT, err)) != 0)
 		return rc;
-	rc = conduit_read_file(path, &data, &len, err);
+	/* every line keeps its index: line i is capsule sequence i */
+	rc = conduit_read_lines(path, &log, err);
 	if (rc == CONDUIT_ENOTFOUND)
 		return 0;
 	if (rc != 0)
 		return rc;
-	/* every line keeps its index: line i is capsule sequence i */
-	for (p = data; *p; ) {
-		char *nl = strchr(p, '\n');
-
-		if (n == cap) {
-			char **nl2;
-			cap = cap ? cap * 2 : 256;
-			nl2 = realloc(lines, cap * sizeof(*nl2));
-			if (nl2 == NULL) {
-				rc = conduit_err_set(err, CONDUIT_ENOMEM, "out of memory");
-				goto out;
-			}
-			lines = nl2;
-		}
-		lines[n++] = p;
-		if (nl == NULL)
-			break;
-		*nl = '\0';
-		p = nl + 1;
-	}
+	lines = log.v;
+	n = log.n;
 	idx = malloc((n ? n : 1) * sizeof(*idx));
 	if (idx == NULL) {
 		rc = conduit_err_set(err, CONDUIT_ENOMEM, "out of memory");
@@ -291,8 +275,7 @@ out:
 	free(seal);
 	free(sel);
 	free(idx);
-	free(lines);
-	free(data);
+	conduit_lines_free(&log);
 	return rc;
 }
 
@@ -482,8 +465,9 @@ static int
 audit_lint(struct conduit_ctx *ctx, int argc, char **argv,
     struct conduit_err *err)
 {
-	char path[4096], *data, *p, *save = NULL;
-	size_t lineno = 0, bad = 0, good = 0;
+	struct conduit_lines log;
+	char path[4096];
+	size_t i, bad = 0, good = 0;
 	int rc, npos;
 
 	if ((rc = conduit_opts_parse(&lint_cmd, lint_cmd.opts, argc, argv, &npos,
@@ -497,23 +481,17 @@ audit_lint(struct conduit_ctx *ctx, int argc, char **argv,
 	else if ((rc = conduit_state_path(path, sizeof(path), ctx->state_dir,
 	    CONDUIT_F_AUDIT, err)) != 0)
 		return rc;
-	if ((rc = conduit_read_file(path, &data, NULL, err)) != 0)
+	if ((rc = conduit_read_lines(path, &log, err)) != 0)
 		return rc;
-	/* strtok would merge empty lines; walk them one by one instead. */
-	for (p = data; *p != '\0'; p = save) {
-		char *nl = strchr(p, '\n');
+	for (i = 0; i < log.n; i++) {
 		struct conduit_err lerr;
-		save = nl ? nl + 1 : p + strlen(p);
-		if (nl)
-			*nl = '\0';
-		lineno++;
-		if (conduit_audit_validate_line(p, &lerr) != 0) {
-			printf("%s:%zu: %s\n", path, lineno, lerr.msg);
+		if (conduit_audit_validate_line(log.v[i], &lerr) != 0) {
+			printf("%s:%zu: %s\n", path, i + 1, lerr.msg);
 			bad++;
 		} else
 			good++;
 	}
-	free(data);
+	conduit_lines_free(&log);
 	printf("%s: %zu valid record%s, %zu invalid\n", path, good,
 	    good == 1 ? "" : "s", bad);
 	return bad ? 1 : 0;

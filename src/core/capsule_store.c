@@ -843,66 +843,29 @@ record_of_line(const char *line)
 	return out;
 }
 
-/* audit.log split into lines (the buffer is modified in place). */
-struct lines {
-	char *buf;
-	char **v;
-	size_t n;
-};
-
+/* audit.log as lines; a missing log is an empty one. */
 static int
-lines_load(const char *state_dir, struct lines *l, struct conduit_err *err)
+lines_load(const char *state_dir, struct conduit_lines *l,
+    struct conduit_err *err)
 {
-	char path[PATH_MAX], *p;
-	size_t len, cap = 64;
+	char path[PATH_MAX];
 	int rc;
 
-	l->buf = NULL;
-	l->v = NULL;
-	l->n = 0;
 	if ((rc = conduit_path_join(path, sizeof(path), state_dir,
 	    CONDUIT_F_AUDIT, err)) != 0)
 		return rc;
-	rc = conduit_read_file(path, &l->buf, &len, err);
-	if (rc == CONDUIT_ENOTFOUND)
+	rc = conduit_read_lines(path, l, err);
+	if (rc == CONDUIT_ENOTFOUND) {
+		conduit_err_clear(err);
 		return 0;
-	if (rc != 0)
-		return rc;
-	l->v = malloc(cap * sizeof(*l->v));
-	if (l->v == NULL)
-		return conduit_err_set(err, CONDUIT_ENOMEM, "out of memory");
-	for (p = l->buf; *p; ) {
-		char *nl = strchr(p, '\n');
-
-		if (l->n == cap) {
-			char **nv = realloc(l->v, 2 * cap * sizeof(*nv));
-
-			if (nv == NULL)
-				return conduit_err_set(err, CONDUIT_ENOMEM,
-				    "out of memory");
-			l->v = nv;
-			cap *= 2;
-		}
-		l->v[l->n++] = p;
-		if (nl == NULL)
-			break;
-		*nl = '\0';
-		p = nl + 1;
 	}
-	return 0;
-}
-
-static void
-lines_free(struct lines *l)
-{
-	free(l->buf);
-	free(l->v);
+	return rc;
 }
 
 struct verify_state {
 	enum conduit_verify_level level;
 	struct keyring kr;
-	struct lines log;
+	struct conduit_lines log;
 	struct conduit_verify_result *res;
 	char prev_hash[65];
 	long long i;
@@ -1037,25 +1000,25 @@ conduit_capsule_verify(const char *state_dir, enum conduit_verify_level level,
 	if ((rc = cap_path(path, sizeof(path), state_dir, F_DB, err)) != 0)
 		return rc;
 	if ((rc = lines_load(state_dir, &vs.log, err)) != 0) {
-		lines_free(&vs.log);
+		conduit_lines_free(&vs.log);
 		return rc;
 	}
 	res->log_records = (long long)vs.log.n;
 	if (!exists(path) && vs.log.n > 0) {
-		lines_free(&vs.log);
+		conduit_lines_free(&vs.log);
 		return conduit_err_set(err, CONDUIT_ENOTFOUND,
 		    "%s does not exist, but audit.log holds %zu records", path,
 		    vs.log.n);
 	}
 	if (level == VERIFY_SIGNATURES &&
 	    (rc = keyring_load(state_dir, &vs.kr, err)) != 0) {
-		lines_free(&vs.log);
+		conduit_lines_free(&vs.log);
 		return rc;
 	}
 	rc = conduit_capsule_foreach(state_dir, verify_row, &vs, err);
 	if (rc < 0) {
 		keyring_free(&vs.kr);
-		lines_free(&vs.log);
+		conduit_lines_free(&vs.log);
 		return rc;
 	}
 	res->capsules = vs.i;
@@ -1085,7 +1048,7 @@ conduit_capsule_verify(const char *state_dir, enum conduit_verify_level level,
 		}
 	}
 	keyring_free(&vs.kr);
-	lines_free(&vs.log);
+	conduit_lines_free(&vs.log);
 	return 0;
 }
 

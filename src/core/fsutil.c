@@ -294,3 +294,51 @@ conduit_timestamp(char out[32], long long t)
 	gmtime_r(&tt, &tm);
 	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
+
+int
+conduit_read_lines(const char *path, struct conduit_lines *l,
+    struct conduit_err *err)
+{
+	size_t len, cap = 64;
+	char *p;
+	int rc;
+
+	l->buf = NULL;
+	l->v = NULL;
+	l->n = 0;
+	if ((rc = conduit_read_file(path, &l->buf, &len, err)) != 0)
+		return rc;
+	l->v = malloc(cap * sizeof(*l->v));
+	if (l->v == NULL)
+		goto oom;
+	for (p = l->buf; *p; ) {
+		char *nl = strchr(p, '\n');
+
+		if (l->n == cap) {
+			char **nv = realloc(l->v, 2 * cap * sizeof(*nv));
+			if (nv == NULL)
+				goto oom;
+			l->v = nv;
+			cap *= 2;
+		}
+		l->v[l->n++] = p;
+		if (nl == NULL)
+			break;
+		*nl = '\0';
+		p = nl + 1;
+	}
+	return 0;
+oom:
+	conduit_lines_free(l);
+	return conduit_err_set(err, CONDUIT_ENOMEM, "out of memory");
+}
+
+void
+conduit_lines_free(struct conduit_lines *l)
+{
+	free(l->v);
+	free(l->buf);
+	l->v = NULL;
+	l->buf = NULL;
+	l->n = 0;
+}

@@ -213,27 +213,24 @@ int
 conduit_history_registry_at(const char *state_dir, const char *at,
     struct conduit_registry *reg, struct conduit_err *err)
 {
-	char path[PATH_MAX], *data, *line, *next;
-	size_t len;
+	struct conduit_lines log;
+	char path[PATH_MAX];
+	size_t i;
 	int rc;
 
 	conduit_registry_init(reg);
 	if ((rc = conduit_path_join(path, sizeof(path), state_dir,
 	    CONDUIT_F_AUDIT, err)) != 0)
 		return rc;
-	rc = conduit_read_file(path, &data, &len, err);
+	rc = conduit_read_lines(path, &log, err);
 	if (rc == CONDUIT_ENOTFOUND)
 		return 0;
 	if (rc != 0)
 		return rc;
-	for (line = data; line != NULL && *line && rc == 0; line = next) {
+	for (i = 0; i < log.n && rc == 0; i++) {
 		const char *ts;
-		cJSON *rec;
+		cJSON *rec = cJSON_Parse(log.v[i]);
 
-		next = strchr(line, '\n');
-		if (next != NULL)
-			*next++ = '\0';
-		rec = cJSON_Parse(line);
 		ts = str_of(rec, "timestamp");
 		/* later records are skipped, not a stop: a clock stepped
 		 * back must not hide what came after it */
@@ -241,7 +238,7 @@ conduit_history_registry_at(const char *state_dir, const char *at,
 			rc = replay(reg, rec, ts, err);
 		cJSON_Delete(rec);
 	}
-	free(data);
+	conduit_lines_free(&log);
 	if (rc != 0)
 		conduit_registry_free(reg);
 	return rc;
