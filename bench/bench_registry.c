@@ -20,47 +20,16 @@
 #include "conduit/fsutil.h"
 #include "conduit/registry.h"
 
-static double
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static int
-run(char *const argv[])
-{
-	pid_t pid;
-	int status;
-
-	fflush(stdout);
-	pid = fork();
-	if (pid == 0) {
-		freopen("/dev/null", "w", stdout);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	if (pid < 0 || waitpid(pid, &status, 0) < 0)
-		return -1;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-static int
-cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
+#include "bench_util.h"
 
 static void
 report(const char *what, size_t n, double *t, int runs)
 {
-	qsort(t, (size_t)runs, sizeof(*t), cmp);
+	double median, p95;
+
+	bench_stats(t, runs, &median, &p95);
 	printf("%-11s n=%-6zu runs=%-3d median %7.2f ms   p95 %7.2f ms\n", what, n,
-	    runs, t[runs / 2], t[(runs * 95) / 100 < runs ? (runs * 95) / 100 : runs - 1]);
+	    runs, median, p95);
 }
 
 static int

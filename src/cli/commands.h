@@ -9,6 +9,7 @@
 extern const struct conduit_cmd cmd_init_entry;
 extern const struct conduit_cmd cmd_register_entry;
 extern const struct conduit_cmd cmd_deregister_entry;
+extern const struct conduit_cmd cmd_apply_entry;
 extern const struct conduit_cmd cmd_list_entry;
 extern const struct conduit_cmd cmd_status_entry;
 extern const struct conduit_cmd cmd_up_entry;

@@ -23,6 +23,7 @@ static const struct conduit_cmd *const commands[] = {
 	&cmd_init_entry,
 	&cmd_register_entry,
 	&cmd_deregister_entry,
+	&cmd_apply_entry,
 	&cmd_list_entry,
 	&cmd_status_entry,
 	&cmd_up_entry,
