@@ -16,23 +16,8 @@ import tempfile
 import time
 import unittest
 
-CONDUIT = os.environ.get("CONDUIT_BIN", "conduit")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until(pred, timeout=10.0, step=0.1):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(step)
-    return pred()
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+from conduit_testlib import CONDUIT, free_port, wait_for as wait_until  # noqa: E402
 
 
 class Logs(unittest.TestCase):
