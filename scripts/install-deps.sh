@@ -7,7 +7,7 @@ PKGS=(
   build-essential cmake pkg-config gcc clang git
   libcjson-dev libyaml-dev libcurl4-openssl-dev libssl-dev libsqlite3-dev libcmocka-dev
   caddy dnsmasq-base dnsutils openssh-server openssh-client prometheus
-  python3 curl openssl sqlite3 groff-base man-db bash-completion procps iproute2 dpkg-dev file
+  python3 curl openssl sqlite3 groff-base man-db bash-completion zsh fish procps iproute2 dpkg-dev file binutils
 )
 
 missing=()

@@ -59,6 +59,7 @@ struct conduit_opt {
 enum {
 	CMD_NEEDS_STATE = 1 << 0,	/* state dir must exist; settings loaded */
 	CMD_MUTATES = 1 << 1,		/* changes state: validated, locked, audited */
+	CMD_HIDDEN = 1 << 2,		/* plumbing: left out of `conduit help` */
 };
 
 struct conduit_ctx {
@@ -82,6 +83,11 @@ struct conduit_cmd {
 	const struct conduit_opt *opts;	/* static table; values are statics */
 	int (*exec)(struct conduit_ctx *ctx, int argc, char **argv,
 	    struct conduit_err *err);
+	/* Commands with subcommands (audit, certs, dns) list their
+	 * subcommands' entries here, NULL-terminated, so completion and the
+	 * man page test see every subcommand's options.  A subcommand's
+	 * name is its last word ("audit tail" -> "tail").  NULL when none. */
+	const struct conduit_cmd *const *subcmds;
 };
 
 /*

@@ -102,6 +102,20 @@ static const struct conduit_cmd export_cmd = {
 	.opts = export_opts,
 };
 
+static const struct conduit_opt lint_opts[] = { OPT_END_() };
+
+static const struct conduit_cmd lint_cmd = {
+	.name = "audit lint",
+	.summary = "check every audit record against the record format",
+	.usage = "audit lint [FILE]",
+	.opts = lint_opts,
+};
+
+/* For completion and the man page test (cli.h). */
+static const struct conduit_cmd *const audit_subcmds[] = {
+	&tail_cmd, &lint_cmd, &verify_cmd, &hash_cmd, &export_cmd, NULL
+};
+
 static void
 print_human(const struct conduit_ctx *ctx, const char *line, const char *seal)
 {
@@ -451,18 +465,12 @@ static int
 audit_lint(struct conduit_ctx *ctx, int argc, char **argv,
     struct conduit_err *err)
 {
-	static const struct conduit_cmd lint_cmd = {
-		.name = "audit lint",
-		.summary = "check every audit record against the record format",
-		.usage = "audit lint [FILE]",
-	};
-	static const struct conduit_opt none[] = { OPT_END_() };
 	struct conduit_lines log;
 	char path[4096];
 	size_t i, bad = 0, good = 0;
 	int rc, npos;
 
-	if ((rc = conduit_opts_parse(&lint_cmd, none, argc, argv, &npos,
+	if ((rc = conduit_opts_parse(&lint_cmd, lint_cmd.opts, argc, argv, &npos,
 	    err)) != 0)
 		return rc == 1 ? 0 : rc;
 	if (npos > 1)
@@ -526,4 +534,5 @@ const struct conduit_cmd cmd_audit_entry = {
 	.flags = CMD_NEEDS_STATE,
 	.opts = NULL,
 	.exec = audit_exec,
+	.subcmds = audit_subcmds,
 };

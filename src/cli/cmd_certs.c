@@ -54,6 +54,25 @@ static const struct conduit_opt certs_opts[] = {
 	OPT_END_()
 };
 
+/* The subcommands share one option table; these entries name them for
+ * completion (cli.h). */
+static const struct conduit_cmd certs_sub[] = {
+	{ .name = "certs list", .summary = "every issued leaf",
+	    .usage = "certs list", .opts = certs_opts },
+	{ .name = "certs inspect", .summary = "one service's certificate in detail",
+	    .usage = "certs inspect", .opts = certs_opts },
+	{ .name = "certs rotate", .summary = "force a new leaf for a service",
+	    .usage = "certs rotate", .opts = certs_opts },
+	{ .name = "certs ca", .summary = "the root CA's path or PEM",
+	    .usage = "certs ca", .opts = certs_opts },
+	{ .name = "certs trust", .summary = "install the root in this machine's trust store",
+	    .usage = "certs trust", .opts = certs_opts },
+};
+static const struct conduit_cmd *const certs_subcmds[] = {
+	&certs_sub[0], &certs_sub[1], &certs_sub[2], &certs_sub[3],
+	&certs_sub[4], NULL
+};
+
 struct leaf {
 	char path[PATH_MAX];
 	char service[CONDUIT_NAME_MAX + 16];
@@ -589,4 +608,5 @@ const struct conduit_cmd cmd_certs_entry = {
 	.flags = CMD_NEEDS_STATE,
 	.opts = certs_opts,
 	.exec = certs_exec,
+	.subcmds = certs_subcmds,
 };

@@ -74,6 +74,10 @@ static const struct conduit_cmd stop_cmd = {
 	.name = "dns stop", .summary = "stop conduit's dnsmasq",
 	.usage = "dns stop", .opts = no_opts,
 };
+/* For completion and the man page test (cli.h). */
+static const struct conduit_cmd *const dns_subcmds[] = {
+	&list_cmd, &resolve_cmd, &flush_cmd, &start_cmd, &stop_cmd, NULL
+};
 
 /* Parses opts for a subcommand that takes exactly npos_want positionals. */
 static int
@@ -456,6 +460,7 @@ const struct conduit_cmd cmd_dns_entry = {
 	.flags = CMD_NEEDS_STATE,
 	.opts = NULL,
 	.exec = dns_exec,
+	.subcmds = dns_subcmds,
 };
 
 int

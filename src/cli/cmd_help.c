@@ -13,24 +13,29 @@ help_exec(struct conduit_ctx *ctx, int argc, char **argv,
 	const struct conduit_cmd *const *all = conduit_cmd_all();
 	const struct conduit_cmd *c;
 	size_t i;
+	int rc, npos;
 
 	(void)ctx;
-	if (argc < 2) {
+	if ((rc = conduit_opts_parse(&cmd_help_entry, NULL, argc, argv, &npos,
+	    err)) != 0)
+		return rc == 1 ? 0 : rc;
+	if (npos == 0) {
 		printf("usage: conduit [--state-dir DIR] [--config FILE] COMMAND "
 		    "[options]\n\ncommands:\n");
 		for (i = 0; all[i] != NULL; i++)
-			printf("  %-12s %s\n", all[i]->name, all[i]->summary);
+			if (!(all[i]->flags & CMD_HIDDEN))
+				printf("  %-12s %s\n", all[i]->name, all[i]->summary);
 		printf("\n`conduit help COMMAND` or `conduit COMMAND --help` for "
 		    "one command.\n");
 		return 0;
 	}
-	if (argc > 2)
+	if (npos > 1)
 		return conduit_err_set(err, CONDUIT_EUSAGE,
 		    "help takes one command name");
-	c = conduit_cmd_find(argv[1]);
+	c = conduit_cmd_find(argv[0]);
 	if (c == NULL)
 		return conduit_err_set(err, CONDUIT_EUSAGE,
-		    "unknown command \"%.60s\"", argv[1]);
+		    "unknown command \"%.60s\"", argv[0]);
 	conduit_opts_usage(c, c->opts, stdout);
 	return 0;
 }
@@ -48,9 +53,13 @@ static int
 version_exec(struct conduit_ctx *ctx, int argc, char **argv,
     struct conduit_err *err)
 {
+	int rc;
+
 	(void)ctx;
-	(void)argv;
-	if (argc > 1)
+	if ((rc = conduit_opts_parse(&cmd_version_entry, NULL, argc, argv, &argc,
+	    err)) != 0)
+		return rc == 1 ? 0 : rc;
+	if (argc > 0)
 		return conduit_err_set(err, CONDUIT_EUSAGE,
 		    "version takes no arguments");
 	printf("conduit %s\n", CONDUIT_VERSION);

@@ -18,7 +18,10 @@ extern const struct conduit_cmd cmd_certs_entry;
 extern const struct conduit_cmd cmd_audit_entry;
 extern const struct conduit_cmd cmd_dns_entry;
 extern const struct conduit_cmd cmd_monitor_entry;
+extern const struct conduit_cmd cmd_logs_entry;
 extern const struct conduit_cmd cmd_help_entry;
 extern const struct conduit_cmd cmd_version_entry;
+extern const struct conduit_cmd cmd_completion_entry;
+extern const struct conduit_cmd cmd_complete_entry;
 
 #endif

@@ -32,8 +32,11 @@ static const struct conduit_cmd *const commands[] = {
 	&cmd_audit_entry,
 	&cmd_dns_entry,
 	&cmd_monitor_entry,
+	&cmd_logs_entry,
 	&cmd_help_entry,
 	&cmd_version_entry,
+	&cmd_completion_entry,
+	&cmd_complete_entry,
 	NULL
 };
 
@@ -62,7 +65,8 @@ usage(FILE *fp)
 	fprintf(fp, "usage: conduit [--state-dir DIR] [--config FILE] COMMAND "
 	    "[options]\n\ncommands:\n");
 	for (i = 0; commands[i] != NULL; i++)
-		fprintf(fp, "  %-12s %s\n", commands[i]->name, commands[i]->summary);
+		if (!(commands[i]->flags & CMD_HIDDEN))
+			fprintf(fp, "  %-12s %s\n", commands[i]->name, commands[i]->summary);
 	fprintf(fp, "\nglobal options:\n"
 	    "  --state-dir DIR   state directory (env CONDUIT_STATE_DIR; default "
 	    "/var/lib/conduit as root,\n"
