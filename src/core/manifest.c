@@ -28,6 +28,10 @@
 
 static int
 diags_vadd(struct conduit_diags *d, size_t line, size_t column,
+    const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
+
+static int
+diags_vadd(struct conduit_diags *d, size_t line, size_t column,
     const char *fmt, va_list ap)
 {
 	if (d->n == d->cap) {
