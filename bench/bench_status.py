@@ -77,7 +77,7 @@ def free_port():
 def conduit(binary, state, *args, check=True):
     p = subprocess.run([binary, "--state-dir", state, *args], capture_output=True, text=True)
     if check and p.returncode != 0:
-        raise SystemExit("conduit %s failed: ...%s" % (" ".join(args), p.stderr[-600:]))
+        raise SystemExit("conduit %s failed: ...%s" % (" ".join(args), p.stderr[:1500]))
     return p
 
 

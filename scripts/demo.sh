@@ -88,6 +88,9 @@ curl -sS --cacert "$CA" --resolve "ollama.internal:$HTTPS_PORT:127.0.0.1" \
   "https://ollama.internal:$HTTPS_PORT/"
 "$C" certs
 
+step "conduit logs: the requests Caddy served"
+"$C" logs -n 5
+
 step "conduit status: every service probed at once"
 "$C" status || true
 
@@ -96,6 +99,11 @@ step "a bad value changes nothing"
 
 step "conduit monitor (this host; GPUs and containers when present)"
 "$C" monitor || true
+
+step "conduit apply: the whole stack from one file (plan first)"
+"$C" apply -f examples/services.yaml --dry-run || true   # exit 1: changes pending
+"$C" apply -f examples/services.yaml
+"$C" apply -f examples/services.yaml                     # no changes
 
 step "conduit audit tail"
 "$C" audit tail -n 10

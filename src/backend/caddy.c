@@ -17,9 +17,11 @@
  * Caddy keeps outside the configured storage still lands in
  * <state>/caddy, and waits until the admin socket answers.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <ftw.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -245,6 +247,67 @@ conduit_caddy_pki_refresh(const struct conduit_caddy_paths *p, bool *wiped,
 	return 0;
 }
 
+/* Whether dir/<name>.crt, .key and .json are all there and whole: the
+ * metadata parses as JSON and the certificate as PEM.  Caddy 2.6 writes
+ * these in place, so one killed while issuing (a `down` right after a
+ * load, a crash) can leave a torn file that makes every later load of a
+ * config naming that host fail ("decoding certificate metadata"). */
+static bool
+leaf_whole(const char *dir, const char *name)
+{
+	static const char *const ext[] = { "crt", "key", "json" };
+	char path[PATH_MAX], *data = NULL;
+	size_t i, len = 0;
+	bool ok = true;
+
+	for (i = 0; i < 3 && ok; i++) {
+		struct conduit_err ignored;
+		if (snprintf(path, sizeof(path), "%s/%s.%s", dir, name,
+		    ext[i]) >= (int)sizeof(path) ||
+		    conduit_read_file(path, &data, &len, &ignored) != 0)
+			return false;
+		if (len == 0)
+			ok = false;
+		else if (i == 0)
+			ok = strstr(data, "-----END CERTIFICATE-----") != NULL;
+		else if (i == 2) {
+			cJSON *j = cJSON_ParseWithLength(data, len);
+			ok = cJSON_IsObject(j);
+			cJSON_Delete(j);
+		}
+		free(data);
+		data = NULL;
+	}
+	return ok;
+}
+
+/* Removes every torn leaf from Caddy's storage; Caddy re-issues them
+ * from conduit's CA on the next load.  Run while Caddy is stopped. */
+static int
+drop_torn_leaves(const struct conduit_caddy_paths *p, struct conduit_err *err)
+{
+	char leaves[PATH_MAX], dir[PATH_MAX];
+	struct dirent *e;
+	DIR *d;
+	int rc = 0;
+
+	if ((rc = conduit_caddy_leaf_root(p, leaves, sizeof(leaves), err)) != 0)
+		return rc;
+	if ((d = opendir(leaves)) == NULL)
+		return 0;
+	while (rc == 0 && (e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		if (snprintf(dir, sizeof(dir), "%s/%s", leaves, e->d_name) >=
+		    (int)sizeof(dir))
+			continue;
+		if (!leaf_whole(dir, e->d_name))
+			rc = remove_tree(dir, err);
+	}
+	closedir(d);
+	return rc;
+}
+
 static int
 ensure_dirs(const struct conduit_caddy_paths *p, struct conduit_err *err)
 {
@@ -389,7 +452,8 @@ daemon_start(const char *state_dir, const struct conduit_settings *s,
 		    "a Caddy that conduit did not start answers at %s "
 		    "(systemd?); leaving it alone", p.admin_socket);
 	unlink_stale_socket(p.admin_socket);
-	if ((rc = conduit_caddy_pki_refresh(&p, &wiped, err)) != 0)
+	if ((rc = drop_torn_leaves(&p, err)) != 0 ||
+	    (rc = conduit_caddy_pki_refresh(&p, &wiped, err)) != 0)
 		return rc;
 	/* First start: the configuration of an empty registry; `up` loads
 	 * the real one as soon as the admin socket answers. */

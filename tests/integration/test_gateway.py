@@ -278,6 +278,27 @@ class Gateway(unittest.TestCase):
         self.assertIsNone(sleeper.poll())
         self.assertFalse(os.path.exists(pidfile))
 
+    def test_torn_leaf_in_caddys_storage_is_reissued(self):
+        """Caddy killed while writing a certificate leaves a torn file; the
+        next `up` must not fail on it ("decoding certificate metadata")."""
+        _, port = self.upstream("alpha")
+        self.up()
+        r = self.conduit("register", "alpha", "--host", "127.0.0.1", "--port", str(port))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(wait_until(lambda: self.get("alpha")[0] == 200, 10))
+        self.conduit("down")
+        host = "alpha.%s" % DOMAIN
+        leaf = None
+        for root, _, files in os.walk(os.path.join(self.state, "caddy")):
+            if host + ".json" in files:
+                leaf = root
+        self.assertIsNotNone(leaf, "Caddy stored no leaf for %s" % host)
+        open(os.path.join(leaf, host + ".json"), "w").close()  # torn: empty
+        self.up()
+        self.assertTrue(wait_until(lambda: self.get("alpha")[0] == 200, 10),
+                        self.get("alpha"))
+        self.assertTrue(self.get("alpha")[1].startswith("upstream alpha "))
+
     def test_certs_list_inspect_rotate_ca_trust(self):
         self.up()
         _, port = self.upstream("A")
