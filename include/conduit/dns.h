@@ -29,9 +29,12 @@
 #define CONDUIT_DNS_USER "conduit-dns"
 
 /* Files under <state-dir>/dns/. */
-#define CONDUIT_DNS_F_CONF	"dns/dnsmasq.conf"
-#define CONDUIT_DNS_F_HOSTS	"dns/hosts"
-#define CONDUIT_DNS_F_CNAMES	"dns/cnames.conf"
+#define CONDUIT_DNS_F_CONF	"dns/dnsmasq.conf"	/* in the state dir */
+#define CONDUIT_DNS_F_HOSTS	"hosts"		/* in the records dir */
+#define CONDUIT_DNS_F_CNAMES	"cnames.conf"	/* in the records dir */
+/* As root the records dir is CONDUIT_DNS_RUN_DIR/<id> (see dnsmasq.c);
+ * otherwise <state>/dns. */
+#define CONDUIT_DNS_RUN_DIR	"/run/conduit"
 #define CONDUIT_DNS_F_PID	"run/dnsmasq.pid"
 #define CONDUIT_DNS_F_LOG	"logs/dnsmasq.log"
 

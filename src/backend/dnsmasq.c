@@ -1,8 +1,8 @@
 /*
  * dnsmasq.c - the DNS backend (txn.h) and the managed dnsmasq daemon.
  *
- * Records: <state>/dns/hosts (--addn-hosts) and <state>/dns/cnames.conf
- * (cname= lines, included by conf-file=).  A change to the hosts file is
+ * Records: hosts (--addn-hosts) and cnames.conf (cname= lines, included
+ * by conf-file=) in the records dir (see records_dir()).  A change to the hosts file is
  * an atomic rename plus SIGHUP to the pid in conduit's pid file, checked
  * against /proc/PID/exe: dnsmasq re-reads 10,000 names in about 10 ms
  * and answers from the old set until then, so no query ever sees a
@@ -11,15 +11,15 @@
  * a hostname upstream).
  *
  * Permissions (docs/dns.md): started by root, dnsmasq drops to the
- * dedicated user conduit-dns, whose group is the only one given access:
- * the state dir is 0710 root:conduit-dns (search, no listing), dns/ is
- * 02710 (setgid, so every file written there is born with the group) and
- * the records are 0640.  Everything else in the state dir stays 0600/0700
- * and unreachable.  Before starting, every directory on the way to the
- * records is checked for search permission by that user, because
+ * dedicated user conduit-dns, whose group is the only one given access,
+ * and only to the records: they live outside the state dir in
+ * /run/conduit/<id>/ (0711 above it, 02710 root:conduit-dns, files 0640),
+ * so the state dir itself stays 0700 wherever it is (a checkout under
+ * /root included).  Before starting, every directory on the way to the
+ * records is still checked for search permission by that user, because
  * dnsmasq skips an unreadable file silently and the names would leak
  * upstream.  Started by anyone else, dnsmasq keeps that user and the
- * files stay private.
+ * records stay in <state>/dns, private.
  *
  * System mode (dns.mode: system): the names go into the system dnsmasq's
  * configuration directory (conduit.conf plus the records file
@@ -41,6 +41,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <openssl/evp.h>
 
 #include "conduit/dns.h"
 #include "conduit/fsutil.h"
@@ -82,16 +84,52 @@ is_system(const struct conduit_settings *s)
 	return strcmp(s->dns_mode, "system") == 0;
 }
 
-/* Absolute state-dir paths: dnsmasq changes to / when it daemonizes. */
+/* Absolute paths: dnsmasq changes to / when it daemonizes. */
 struct dns_files {
 	char state[PATH_MAX];
-	char dir[PATH_MAX];
+	char dir[PATH_MAX];	/* the records' directory */
 	char conf[PATH_MAX];
 	char hosts[PATH_MAX];
 	char cnames[PATH_MAX];
 	char pid[PATH_MAX];
 	char log[PATH_MAX];
 };
+
+/*
+ * Where the records live.  dnsmasq reads them after it has dropped to
+ * conduit-dns (on every SIGHUP), so that user must reach them; the state
+ * dir stays 0700 and private.  As root the records therefore live
+ * outside it, in CONDUIT_DNS_RUN_DIR/<id>/ (id: the first 16 hex digits
+ * of the SHA-256 of the state dir's real path, so state dirs never
+ * share one); the directory is 02710 root:conduit-dns (setgid, so files
+ * are born with the group), the files 0640.
+ * They are derived data: `up` and every change rewrite them from
+ * services.json, so losing /run at a reboot loses nothing.  Not as root
+ * dnsmasq runs as the invoking user and the records stay in <state>/dns.
+ */
+static int
+records_dir(const char *state_real, char *out, size_t outlen,
+    struct conduit_err *err)
+{
+	unsigned char md[32];
+	unsigned int mdlen = 0;
+	char hex[17];
+	int i;
+
+	if (geteuid() != 0)
+		return conduit_state_path(out, outlen, state_real, CONDUIT_D_DNS,
+		    err);
+	if (EVP_Digest(state_real, strlen(state_real), md, &mdlen, EVP_sha256(),
+	    NULL) != 1 || mdlen != sizeof(md))
+		return conduit_err_set(err, CONDUIT_EINTERNAL,
+		    "SHA-256 is unavailable");
+	for (i = 0; i < 8; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	if (snprintf(out, outlen, "%s/%s", CONDUIT_DNS_RUN_DIR, hex) >=
+	    (int)outlen)
+		return conduit_err_set(err, CONDUIT_EINVAL, "path too long");
+	return 0;
+}
 
 static int
 dns_files(const char *state_dir, struct dns_files *f, struct conduit_err *err)
@@ -100,13 +138,12 @@ dns_files(const char *state_dir, struct dns_files *f, struct conduit_err *err)
 		return conduit_err_set(err, CONDUIT_ESTATE,
 		    "cannot resolve state directory %s: %s", state_dir,
 		    strerror(errno));
-	if (conduit_state_path(f->dir, sizeof(f->dir), f->state,
-	    CONDUIT_D_DNS, err) != 0 ||
+	if (records_dir(f->state, f->dir, sizeof(f->dir), err) != 0 ||
 	    conduit_state_path(f->conf, sizeof(f->conf), f->state,
 	    CONDUIT_DNS_F_CONF, err) != 0 ||
-	    conduit_state_path(f->hosts, sizeof(f->hosts), f->state,
+	    conduit_state_path(f->hosts, sizeof(f->hosts), f->dir,
 	    CONDUIT_DNS_F_HOSTS, err) != 0 ||
-	    conduit_state_path(f->cnames, sizeof(f->cnames), f->state,
+	    conduit_state_path(f->cnames, sizeof(f->cnames), f->dir,
 	    CONDUIT_DNS_F_CNAMES, err) != 0 ||
 	    conduit_state_path(f->pid, sizeof(f->pid), f->state,
 	    CONDUIT_DNS_F_PID, err) != 0 ||
@@ -117,9 +154,10 @@ dns_files(const char *state_dir, struct dns_files *f, struct conduit_err *err)
 }
 
 /*
- * Gives the dnsmasq group exactly what it needs: search on the state
- * dir, search on dns/.  Re-asserted on every write, so an `init --force`
- * or a hand chmod cannot silently cut dnsmasq off.
+ * Gives the dnsmasq group exactly what it needs: search on the records'
+ * directory and read on the records (records_mode); nothing in the state
+ * dir.  Re-asserted on every write, so a hand chmod cannot silently cut
+ * dnsmasq off.
  */
 static int
 prepare_dirs(const struct dns_files *f, const struct dns_owner *o,
@@ -129,20 +167,24 @@ prepare_dirs(const struct dns_files *f, const struct dns_owner *o,
 	bool shared = o->drop && o->exists;
 	int rc;
 
-	if ((rc = conduit_mkdir_p(f->dir, 0700, err)) != 0)
+	if ((rc = conduit_state_path(sub, sizeof(sub), f->state, CONDUIT_D_DNS,
+	    err)) != 0 || (rc = conduit_mkdir_p(sub, 0700, err)) != 0)
 		return rc;
-	if (conduit_state_path(sub, sizeof(sub), f->state, CONDUIT_D_RUN,
-	    err) != 0 || (rc = conduit_mkdir_p(sub, 0700, err)) != 0)
+	if ((rc = conduit_state_path(sub, sizeof(sub), f->state, CONDUIT_D_RUN,
+	    err)) != 0 || (rc = conduit_mkdir_p(sub, 0700, err)) != 0)
 		return rc;
-	if (conduit_state_path(sub, sizeof(sub), f->state, CONDUIT_D_LOGS,
-	    err) != 0 || (rc = conduit_mkdir_p(sub, 0700, err)) != 0)
+	if ((rc = conduit_state_path(sub, sizeof(sub), f->state, CONDUIT_D_LOGS,
+	    err)) != 0 || (rc = conduit_mkdir_p(sub, 0700, err)) != 0)
 		return rc;
-	if (!shared)
+	if (!o->drop)
 		return 0;
-	if (chown(f->state, (uid_t)-1, o->gid) != 0 ||
-	    chmod(f->state, 0710) != 0 ||
-	    chown(f->dir, (uid_t)-1, o->gid) != 0 ||
-	    chmod(f->dir, 02710) != 0)
+	/* /run/conduit: search only, so the ids below are not listed. */
+	if ((rc = conduit_mkdir_p(CONDUIT_DNS_RUN_DIR, 0711, err)) != 0 ||
+	    (rc = conduit_mkdir_p(f->dir, shared ? 02710 : 0700, err)) != 0)
+		return rc;
+	/* setgid: every file written there is born with the group */
+	if (shared && (chown(f->dir, 0, o->gid) != 0 ||
+	    chmod(f->dir, 02710) != 0))
 		return conduit_err_set(err, CONDUIT_EIO,
 		    "cannot give group %s search access to %s: %s",
 		    CONDUIT_DNS_USER, f->dir, strerror(errno));

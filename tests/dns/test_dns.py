@@ -6,6 +6,7 @@ starts conduit's dnsmasq with `conduit dns start`; queries go out with
 dig (and, for the 100 ms checks, a plain UDP query whose reply header is
 read, because starting dig costs more than the interval measured).
 """
+import hashlib
 import json
 import os
 import pwd
@@ -151,6 +152,17 @@ class DnsCase(unittest.TestCase):
         self.conduit("init", "--listen", "127.0.0.1", "--https-port",
                      str(free_port()), "--http-port", "0", "--dns-port",
                      str(self.port), "--gateway-ip", "127.0.0.44", *extra)
+        if IS_ROOT:
+            self.addCleanup(shutil.rmtree, self.records_dir(), True)
+
+    def records_dir(self):
+        """Where the records live (docs/dns.md): outside the state dir in
+        /run/conduit/<first 16 hex of sha256(real state path)> as root,
+        <state>/dns otherwise.  Computed here independently of conduit."""
+        if not IS_ROOT:
+            return os.path.join(self.state, "dns")
+        real = os.path.realpath(self.state).encode()
+        return os.path.join("/run/conduit", hashlib.sha256(real).hexdigest()[:16])
 
     def pidfile(self):
         return os.path.join(self.state, "run", "dnsmasq.pid")
@@ -348,19 +360,29 @@ class TestDaemon(DnsCase):
         for f in ("services.json", "audit.log", "conduit.yaml"):
             self.assertEqual(os.stat(os.path.join(self.state, f)).st_mode
                              & 0o077, 0, f)
-        self.assertEqual(os.stat(self.state).st_mode & 0o777, 0o710)
+        # The state dir stays private; only the records dir is shared.
+        self.assertEqual(os.stat(self.state).st_mode & 0o777, 0o700)
         self.assertEqual(os.stat(os.path.join(self.state, "run")).st_mode
                          & 0o077, 0)
+        rd = os.stat(self.records_dir())
+        self.assertEqual(rd.st_mode & 0o7777, 0o2710)
+        self.assertEqual(rd.st_gid, pwd.getpwnam("conduit-dns").pw_gid)
+        hosts = os.stat(os.path.join(self.records_dir(), "hosts"))
+        self.assertEqual(hosts.st_mode & 0o777, 0o640)
+        self.assertEqual(hosts.st_gid, pwd.getpwnam("conduit-dns").pw_gid)
 
     @unittest.skipUnless(IS_ROOT, "privilege drop happens only as root")
-    def test_unreachable_records_refuse_to_start(self):
+    def test_state_dir_under_a_private_parent_still_serves(self):
+        """A state dir below a 0700 directory (a checkout in /root, a
+        mktemp -d) works: the records live outside it."""
         self.init()
         os.chmod(self.tmp, 0o700)
         self.addCleanup(os.chmod, self.tmp, 0o711)
-        r = self.conduit("dns", "start", check=False)
-        self.assertEqual(r.returncode, 1)
-        self.assertIn("cannot enter %s" % self.tmp, r.stderr)
-        self.assertIsNone(self.dnsmasq_pid())
+        self.conduit("register", "deep", "--host", "127.0.0.9", "--port", "80",
+                     "--dns-only", "--no-reload")
+        self.start()
+        self.assertEqual(dig(self.port, "deep.internal"),
+                         ("NOERROR", [("A", "127.0.0.9")]))
 
     def test_start_twice_stop_and_flush(self):
         self.init()
@@ -396,7 +418,7 @@ class TestDaemon(DnsCase):
         self.init()
         self.start()
         # The records file cannot be replaced: the backend refuses.
-        hosts = os.path.join(self.state, "dns", "hosts")
+        hosts = os.path.join(self.records_dir(), "hosts")
         os.unlink(hosts)
         os.mkdir(hosts)
         self.addCleanup(os.rmdir, hosts)
@@ -413,7 +435,7 @@ class TestDaemon(DnsCase):
         self.start()
         self.conduit("register", "quiet", "--host", "127.0.0.9", "--port",
                      "80", "--no-reload")
-        with open(os.path.join(self.state, "dns", "hosts")) as f:
+        with open(os.path.join(self.records_dir(), "hosts")) as f:
             self.assertIn("127.0.0.44 quiet.internal", f.read())
         # The running server was not told.
         self.assertEqual(dig(self.port, "quiet.internal")[0], "NXDOMAIN")
