@@ -55,8 +55,8 @@ step "5. every file conduit writes, with owner and mode"
 "$C" down
 (cd "$STATE" && find . -printf '%M %u:%g %p\n' | LC_ALL=C sort -k3) | tee "$WORK/files.txt"
 # Rules: nothing world-writable; nothing world-readable but the public
-# root certificate; directories private except the state dir and dns/,
-# which dnsmasq's own group passes through (docs/dns.md).
+# root certificate; the state dir itself private (0700): dnsmasq's
+# records live outside it, in /run/conduit/ID (docs/dns.md).
 python3 - "$STATE" <<'PY'
 import os, stat, sys
 root = sys.argv[1]
@@ -72,8 +72,8 @@ for d, dirs, files in os.walk(root):
             bad.append("%s is world-readable (%o)" % (rel, m))
         if os.path.islink(p):
             bad.append("%s is a symlink" % rel)
-if stat.S_IMODE(os.stat(root).st_mode) & 0o007:
-    bad.append("the state dir is open to others")
+if stat.S_IMODE(os.stat(root).st_mode) & 0o077:
+    bad.append("the state dir is open to its group or others")
 print("\n".join(bad) or "all %s files follow the rules" % sum(len(f) for _, _, f in os.walk(root)))
 sys.exit(1 if bad else 0)
 PY
