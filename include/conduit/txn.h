@@ -51,6 +51,12 @@ struct conduit_backend {
 	 * backend use them.  Must leave the old state when it fails. */
 	int (*apply)(const struct conduit_txn *t, const char *doc, size_t len,
 	    bool live, struct conduit_err *err);
+	/* Optional: the document last applied, read back from its files
+	 * (CONDUIT_ENOTFOUND when there is none).  The transaction compares
+	 * the new rendering with it, and restores it on a refusal, instead
+	 * of rendering the old registry a second time. */
+	int (*deployed)(const struct conduit_txn *t, char **out, size_t *outlen,
+	    struct conduit_err *err);
 };
 
 /* The backends in commit order (NULL-terminated). */

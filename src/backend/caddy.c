@@ -358,11 +358,26 @@ backend_apply(const struct conduit_txn *t, const char *doc, size_t len,
 	return conduit_write_atomic(p.config, doc, len, 0600, err);
 }
 
+/* caddy.json is written only once Caddy took it (or with --no-reload),
+ * so it is the configuration last applied. */
+static int
+backend_deployed(const struct conduit_txn *t, char **out, size_t *outlen,
+    struct conduit_err *err)
+{
+	struct conduit_caddy_paths p;
+	int rc;
+
+	if ((rc = conduit_caddy_paths(t->state_dir, &p, err)) != 0)
+		return rc;
+	return conduit_read_file(p.config, out, outlen, err);
+}
+
 const struct conduit_backend conduit_caddy_backend = {
 	.name = "caddy",
 	.enabled = NULL,
 	.render = backend_render,
 	.apply = backend_apply,
+	.deployed = backend_deployed,
 };
 
 /* ---- the daemon (process.h) ---- */

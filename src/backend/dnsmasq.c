@@ -625,11 +625,42 @@ dns_apply(const struct conduit_txn *t, const char *doc, size_t len, bool live,
 	return rc;
 }
 
+/* The records files as the document dns_render makes: hosts, a NUL,
+ * the cname lines.  Managed mode only; system mode renders instead. */
+static int
+dns_deployed(const struct conduit_txn *t, char **out, size_t *outlen,
+    struct conduit_err *err)
+{
+	struct dns_files f;
+	char *hosts = NULL, *cnames = NULL;
+	size_t hl, cl;
+	int rc;
+
+	if (is_system(t->settings))
+		return conduit_err_set(err, CONDUIT_ENOTFOUND, "system mode");
+	if ((rc = dns_files(t->state_dir, &f, err)) != 0 ||
+	    (rc = conduit_read_file(f.hosts, &hosts, &hl, err)) != 0 ||
+	    (rc = conduit_read_file(f.cnames, &cnames, &cl, err)) != 0) {
+		free(hosts);
+		return rc;
+	}
+	*out = malloc(hl + cl + 2);
+	if (*out != NULL) {
+		memcpy(*out, hosts, hl + 1);
+		memcpy(*out + hl + 1, cnames, cl + 1);
+		*outlen = hl + 1 + cl;
+	}
+	free(hosts);
+	free(cnames);
+	return *out ? 0 : conduit_err_set(err, CONDUIT_ENOMEM, "out of memory");
+}
+
 const struct conduit_backend conduit_backend_dns = {
 	.name = "dns",
 	.enabled = dns_enabled,
 	.render = dns_render,
 	.apply = dns_apply,
+	.deployed = dns_deployed,
 };
 
 /*

@@ -4,10 +4,13 @@
  * The order matters and is the whole point of this file:
  *   1. lock (registry.lock) and load: everything after sees one state;
  *   2. the caller validates and edits `next` in memory;
- *   3. every backend renders cur and next; unchanged renderings are not
- *      pushed (an unchanged service set contacts no backend);
+ *   3. every backend renders next and compares it with what its files
+ *      hold (or, for a backend that cannot read them back, with cur
+ *      rendered); unchanged renderings are not pushed (an unchanged
+ *      service set contacts no backend);
  *   4. changed renderings are applied in table order; if one fails, the
- *      ones already applied get cur's rendering back, in reverse order;
+ *      ones already applied get their old document back, in reverse
+ *      order;
  *   5. only then is services.json replaced and the audit records
  *      appended, still under the lock.
  * A crash between 4 and 5 leaves a backend ahead of services.json; the
@@ -74,10 +77,25 @@ same(const struct rendered *r)
 	    memcmp(r->old_doc, r->new_doc, r->new_len) == 0;
 }
 
+/* The old side of one backend: what its files hold (the deployed
+ * document) when from_disk and the backend can say, else old rendered. */
+static int
+old_side(const struct conduit_txn *t, const struct conduit_backend *b,
+    const struct conduit_registry *old, bool from_disk, struct rendered *r,
+    struct conduit_err *err)
+{
+	struct conduit_err ignored;
+
+	if (from_disk && b->deployed != NULL &&
+	    b->deployed(t, &r->old_doc, &r->old_len, &ignored) == 0)
+		return 0;
+	return b->render(t, old, &r->old_doc, &r->old_len, err);
+}
+
 static int
 apply_all(const struct conduit_txn *t, const struct conduit_registry *old,
     const struct conduit_registry *new, bool live, bool force,
-    struct conduit_err *err)
+    bool old_from_disk, struct conduit_err *err)
 {
 	const struct conduit_backend *const *b = conduit_backends();
 	struct rendered r[8];
@@ -88,7 +106,7 @@ apply_all(const struct conduit_txn *t, const struct conduit_registry *old,
 	for (n = 0; b[n] != NULL && n < 8; n++) {
 		if (b[n]->enabled && !b[n]->enabled(t))
 			continue;
-		if ((rc = b[n]->render(t, old, &r[n].old_doc, &r[n].old_len,
+		if ((rc = old_side(t, b[n], old, old_from_disk, &r[n],
 		    err)) != 0 ||
 		    (rc = b[n]->render(t, new, &r[n].new_doc, &r[n].new_len,
 		    err)) != 0)
@@ -128,7 +146,7 @@ conduit_txn_commit(struct conduit_txn *t, const struct conduit_audit_rec *recs,
 	if (!t->locked)
 		return conduit_err_set(err, CONDUIT_EINTERNAL,
 		    "transaction is not open");
-	if ((rc = apply_all(t, &t->cur, &t->next, !t->no_reload, false,
+	if ((rc = apply_all(t, &t->cur, &t->next, !t->no_reload, false, true,
 	    err)) != 0)
 		return rc;
 	if ((rc = conduit_state_path(path, sizeof(path), t->state_dir,
@@ -136,7 +154,7 @@ conduit_txn_commit(struct conduit_txn *t, const struct conduit_audit_rec *recs,
 	    (rc = conduit_registry_save(path, &t->next, err)) != 0) {
 		struct conduit_err ignored;
 		(void)apply_all(t, &t->next, &t->cur, !t->no_reload, false,
-		    &ignored);
+		    false, &ignored);
 		return rc;
 	}
 	if (nrecs > 0)
@@ -166,5 +184,5 @@ conduit_backends_sync(const char *state_dir, const struct conduit_settings *s,
 	t.settings = s;
 	t.no_reload = !live;
 	conduit_registry_init(&empty);
-	return apply_all(&t, &empty, reg, live, true, err);
+	return apply_all(&t, &empty, reg, live, true, false, err);
 }
