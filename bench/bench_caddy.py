@@ -68,8 +68,12 @@ def bench(conduit, n, runs):
     st = os.path.join(d, "s")
 
     def c(*a, check=True):
-        return subprocess.run([conduit, "--state-dir", st] + list(a), check=check,
-                              capture_output=True, text=True, timeout=600)
+        p = subprocess.run([conduit, "--state-dir", st] + list(a),
+                           capture_output=True, text=True, timeout=600)
+        if check and p.returncode != 0:
+            raise SystemExit("conduit %s: exit %d: %s" % (" ".join(a), p.returncode,
+                                                         p.stderr[:1500]))
+        return p
     try:
         c("init", "--domain", "bench.internal", "--listen", "127.0.0.1",
           "--https-port", str(free_port()), "--http-port", "0")

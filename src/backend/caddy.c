@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -111,8 +112,29 @@ admin_req(const char *sock, const char *path, const char *body, size_t len,
 	return 0;
 }
 
-int
-conduit_caddy_load(const char *sock, const char *doc, size_t len,
+/*
+ * Caddy 2.6 writes certificates into its storage in place, and a config
+ * load reads the certificate of every managed name back from there.  A
+ * load that lands while the previous config's background issuance is
+ * still writing a leaf can therefore read a half-written file and refuse
+ * the whole config ("decoding certificate metadata: unexpected end of
+ * JSON input"), or find the issuance lock taken.  Those refusals are
+ * transient: the load is retried a few times, a short pause apart.  Every
+ * other refusal is final at once.
+ */
+#define LOAD_TRIES 4
+#define LOAD_RETRY_MS 250L
+
+static bool
+transient_refusal(const char *msg)
+{
+	return strstr(msg, "decoding certificate metadata") != NULL ||
+	    strstr(msg, "unexpected end of JSON input") != NULL ||
+	    strstr(msg, "unable to acquire lock") != NULL;
+}
+
+static int
+load_once(const char *sock, const char *doc, size_t len, bool *transient,
     struct conduit_err *err)
 {
 	struct buf resp = { NULL, 0 };
@@ -120,6 +142,7 @@ conduit_caddy_load(const char *sock, const char *doc, size_t len,
 	cJSON *j, *e;
 	int rc;
 
+	*transient = false;
 	if ((rc = admin_req(sock, "/load", doc, len, LOAD_TIMEOUT_MS, &status,
 	    &resp, err)) != 0)
 		goto out;
@@ -127,18 +150,37 @@ conduit_caddy_load(const char *sock, const char *doc, size_t len,
 		goto out;
 	/* Caddy explains a refusal as {"error": "..."}: pass it on as is. */
 	j = resp.p ? cJSON_Parse(resp.p) : NULL;
-	e = cJSON_GetObjectItem(j, "error");
-	if (cJSON_IsString(e))
+	e = cJSON_GetObjectItemCaseSensitive(j, "error");
+	if (cJSON_IsString(e)) {
 		rc = conduit_err_set(err, CONDUIT_EBACKEND,
 		    "Caddy refused the config (HTTP %ld): %s", status,
 		    e->valuestring);
-	else
+		*transient = transient_refusal(e->valuestring);
+	} else
 		rc = conduit_err_set(err, CONDUIT_EBACKEND,
 		    "Caddy refused the config (HTTP %ld): %.300s", status,
 		    resp.p ? resp.p : "");
 	cJSON_Delete(j);
 out:
 	free(resp.p);
+	return rc;
+}
+
+int
+conduit_caddy_load(const char *sock, const char *doc, size_t len,
+    struct conduit_err *err)
+{
+	struct timespec pause = { 0, LOAD_RETRY_MS * 1000000L };
+	bool transient = false;
+	int rc, i;
+
+	for (i = 0; i < LOAD_TRIES; i++) {
+		if (i > 0)
+			(void)nanosleep(&pause, NULL);
+		rc = load_once(sock, doc, len, &transient, err);
+		if (rc == 0 || !transient)
+			break;
+	}
 	return rc;
 }
 

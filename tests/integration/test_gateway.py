@@ -252,6 +252,46 @@ class Gateway(unittest.TestCase):
         self.up()
         self.assertTrue(wait_until(lambda: self.get("b")[0] == 200, 10))
 
+    def test_caddy_refusing_the_config_changes_nothing(self):
+        """Caddy answers 400 (here: it cannot bind the new HTTPS port,
+        held by another socket): register fails with Caddy's own text,
+        nothing changes, and the old routes keep serving."""
+        self.up()
+        _, port = self.upstream("A")
+        self.assertEqual(self.conduit("register", "a", "--host", "127.0.0.1",
+                                      "--port", str(port)).returncode, 0)
+        self.assertTrue(wait_until(lambda: self.get("a")[0] == 200, 10))
+        blocker = socket.socket()  # no SO_REUSEPORT: Caddy cannot share it
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen(1)
+        self.addCleanup(blocker.close)
+        cfg = os.path.join(self.state, "conduit.yaml")
+        with open(cfg) as f:
+            y = f.read()
+        with open(cfg, "w") as f:
+            f.write(re.sub(r"\nhttps_port: \d+", "\nhttps_port: %d"
+                           % blocker.getsockname()[1], y))
+        files = {}
+        for rel in ("services.json", "caddy/caddy.json"):
+            with open(os.path.join(self.state, rel), "rb") as f:
+                files[rel] = f.read()
+        n_audit = len(self.audit())
+
+        r = self.conduit("register", "b", "--host", "127.0.0.1", "--port", str(port))
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("Caddy refused the config", r.stderr)
+        self.assertIn("address already in use", r.stderr)
+        self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+        for rel, data in files.items():
+            with open(os.path.join(self.state, rel), "rb") as f:
+                self.assertEqual(f.read(), data, rel)
+        recs = self.audit()[n_audit:]
+        self.assertEqual([(x["action"], x["status"]) for x in recs],
+                         [("service_register", "failure")])
+        self.assertIn("address already in use", recs[0]["message"])
+        # The old configuration keeps serving on the old port.
+        self.assertEqual(self.get("a")[0], 200)
+
     def test_stale_pid_file_and_socket_after_crash(self):
         self.up()
         pidfile = os.path.join(self.state, "run", "caddy.pid")
