@@ -1,5 +1,6 @@
 /*
- * state.h - the layout of a state directory (docs/state-dir.md).
+ * state.h - the layout of a state directory (conduit(1) FILES, and the
+ * full owner/mode list in docs/guides/enclave.md).
  *
  *   conduit.yaml        settings (0600)
  *   services.json       the registry (0600)
@@ -9,10 +10,11 @@
  *   logs/               caddy.log, dnsmasq.log, access/<name>.log
  *   caddy/              caddy.json as last rendered, Caddy's storage
  *   pki/                conduit's root CA (root.crt 0644, root.key 0600)
- *   dns/                records dnsmasq reads (see docs/dns.md)
+ *   dns/                dnsmasq.conf; as root the records dnsmasq reads
+ *                       live in /run/conduit/<id>/ instead (docs/dns.md)
  *   capsules/           capsules.db, key, keyring.json
  *
- * Every directory is 0700 unless its doc says why not.
+ * Every directory is 0700, the state dir itself included.
  */
 #ifndef CONDUIT_STATE_H
 #define CONDUIT_STATE_H
