@@ -264,7 +264,6 @@ class StatusTest(StateDirTest):
         self.assertTrue(wait_for(answering, 10), "dnsmasq did not start")
         return port
 
-    @unittest.skipUnless(shutil.which("dnsmasq"), "dnsmasq is not installed")
     def test_dns_probe_through_real_dnsmasq(self):
         good = self.upstream()
         port = self.start_dnsmasq({"db.internal": "127.0.0.1",

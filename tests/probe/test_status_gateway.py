@@ -21,7 +21,6 @@ from conduit_testlib import BlackHole, Upstream, free_port, run, wait_for  # noq
 DOMAIN = "ai.internal"
 
 
-@unittest.skipUnless(shutil.which("caddy"), "caddy is not installed")
 class StatusGatewayTest(unittest.TestCase):
     def setUp(self):
         # Short path: Caddy's admin socket must fit in 108 bytes.
