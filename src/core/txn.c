@@ -53,8 +53,11 @@ conduit_txn_begin(struct conduit_txn *t, const char *state_dir,
 	t->lock.fd = -1;
 	conduit_registry_init(&t->cur);
 	conduit_registry_init(&t->next);
+	/* The state dir's 0700 is re-asserted on every change, as the files'
+	 * 0600 is by every write. */
 	if ((rc = conduit_state_path(path, sizeof(path), state_dir,
-	    "services.json", err)) != 0)
+	    "services.json", err)) != 0 ||
+	    (rc = conduit_mkdir_p(state_dir, 0700, err)) != 0)
 		return rc;
 	if ((rc = conduit_lock_acquire(state_dir, "registry", &t->lock, err)) != 0)
 		return rc;

@@ -302,6 +302,7 @@ class RegistryTest(StateDirTest):
         self.register("a", "--host", "127.0.0.1", "--port", "1")
         self.assertEqual(mode(path), 0o600)
         self.assertEqual(mode(os.path.join(self.state, "audit.log")), 0o600)
+        self.assertEqual(mode(self.state), 0o700)
 
 
 # Each entry: arguments to `register` and the field its message must name.
