@@ -79,6 +79,11 @@ int conduit_settings_load(struct conduit_settings *s, const char *path,
 int conduit_settings_validate(const struct conduit_settings *s,
     struct conduit_err *err);
 
+/* Sets upstream_dns from "IP[,IP...]" or "none" (the flag's and the
+ * file's scalar form); field names the source in messages. */
+int conduit_settings_set_upstream_dns(struct conduit_settings *s,
+    const char *field, const char *csv, struct conduit_err *err);
+
 /* Renders s as a commented conduit.yaml (pure). Caller frees. */
 char *conduit_settings_render_yaml(const struct conduit_settings *s);
 

@@ -240,15 +240,34 @@ check_reachable(const char *path, const struct dns_owner *o,
 	return 0;
 }
 
-/* The rendered document the transaction carries: the hosts text, a NUL,
- * the cname lines. */
+/* The document the transaction carries: the hosts text, a NUL, the
+ * cname lines.  Either part NULL means out of memory. */
+static int
+join_doc(const char *hosts, const char *cnames, char **out, size_t *outlen,
+    struct conduit_err *err)
+{
+	size_t hl, cl;
+
+	if (hosts == NULL || cnames == NULL)
+		return conduit_err_set(err, CONDUIT_ENOMEM, "out of memory");
+	hl = strlen(hosts);
+	cl = strlen(cnames);
+	if ((*out = malloc(hl + cl + 2)) == NULL)
+		return conduit_err_set(err, CONDUIT_ENOMEM, "out of memory");
+	memcpy(*out, hosts, hl + 1);
+	memcpy(*out + hl + 1, cnames, cl + 1);
+	*outlen = hl + 1 + cl;
+	return 0;
+}
+
+/* The rendered document (join_doc's layout) for reg. */
 static int
 render_doc(const struct conduit_settings *s, const struct conduit_registry *reg,
     char **out, size_t *outlen, struct conduit_err *err)
 {
 	struct conduit_dns_record *recs = NULL;
 	char gw[64], *hosts, *cnames;
-	size_t n = 0, hl, cl;
+	size_t n = 0;
 	int rc;
 
 	if (conduit_settings_gateway_addr(s, gw, sizeof(gw)) != 0)
@@ -260,22 +279,10 @@ render_doc(const struct conduit_settings *s, const struct conduit_registry *reg,
 	hosts = conduit_dns_render_hosts(recs, n);
 	cnames = conduit_dns_render_cnames(recs, n);
 	free(recs);
-	if (hosts == NULL || cnames == NULL) {
-		free(hosts);
-		free(cnames);
-		return conduit_err_set(err, CONDUIT_ENOMEM, "out of memory");
-	}
-	hl = strlen(hosts);
-	cl = strlen(cnames);
-	*out = malloc(hl + cl + 2);
-	if (*out != NULL) {
-		memcpy(*out, hosts, hl + 1);
-		memcpy(*out + hl + 1, cnames, cl + 1);
-		*outlen = hl + 1 + cl;
-	}
+	rc = join_doc(hosts, cnames, out, outlen, err);
 	free(hosts);
 	free(cnames);
-	return *out ? 0 : conduit_err_set(err, CONDUIT_ENOMEM, "out of memory");
+	return rc;
 }
 
 /* Whether path holds exactly data. */
@@ -644,15 +651,10 @@ dns_deployed(const struct conduit_txn *t, char **out, size_t *outlen,
 		free(hosts);
 		return rc;
 	}
-	*out = malloc(hl + cl + 2);
-	if (*out != NULL) {
-		memcpy(*out, hosts, hl + 1);
-		memcpy(*out + hl + 1, cnames, cl + 1);
-		*outlen = hl + 1 + cl;
-	}
+	rc = join_doc(hosts, cnames, out, outlen, err);
 	free(hosts);
 	free(cnames);
-	return *out ? 0 : conduit_err_set(err, CONDUIT_ENOMEM, "out of memory");
+	return rc;
 }
 
 const struct conduit_backend conduit_backend_dns = {

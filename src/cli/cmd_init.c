@@ -44,7 +44,6 @@ static const struct conduit_opt init_opts[] = {
 static int
 apply_flags(struct conduit_settings *s, struct conduit_err *err)
 {
-	char buf[512], *tok, *save = NULL;
 	int rc;
 
 	if (o_domain && (rc = conduit_validate_domain("--domain", o_domain,
@@ -77,37 +76,9 @@ apply_flags(struct conduit_settings *s, struct conduit_err *err)
 		snprintf(s->tls_key_type, sizeof(s->tls_key_type), "%s",
 		    o_key_type);
 	}
-	if (o_updns) {
-		s->n_upstream_dns = 0;
-		if (strcmp(o_updns, "none") != 0) {
-			size_t l = strlen(o_updns);
-			if (o_updns[0] == ',' || o_updns[l - 1] == ',' ||
-			    strstr(o_updns, ",,") != NULL)
-				return conduit_err_set(err, CONDUIT_EINVAL,
-				    "--upstream-dns \"%s\" has an empty entry",
-				    o_updns);
-			if (strlen(o_updns) >= sizeof(buf))
-				return conduit_err_set(err, CONDUIT_EINVAL,
-				    "--upstream-dns is too long");
-			snprintf(buf, sizeof(buf), "%s", o_updns);
-			for (tok = strtok_r(buf, ",", &save); tok;
-			    tok = strtok_r(NULL, ",", &save)) {
-				if (s->n_upstream_dns >= CONDUIT_MAX_UPSTREAM_DNS)
-					return conduit_err_set(err, CONDUIT_EINVAL,
-					    "--upstream-dns lists more than %d servers",
-					    CONDUIT_MAX_UPSTREAM_DNS);
-				if ((rc = conduit_validate_ip("--upstream-dns", tok,
-				    err)) != 0)
-					return rc;
-				snprintf(s->upstream_dns[s->n_upstream_dns++],
-				    sizeof(s->upstream_dns[0]), "%s", tok);
-			}
-			if (s->n_upstream_dns == 0)
-				return conduit_err_set(err, CONDUIT_EINVAL,
-				    "--upstream-dns \"%s\" lists no address (use none "
-				    "for air-gapped)", o_updns);
-		}
-	}
+	if (o_updns && (rc = conduit_settings_set_upstream_dns(s,
+	    "--upstream-dns", o_updns, err)) != 0)
+		return rc;
 	return conduit_settings_validate(s, err);
 }
 

@@ -117,20 +117,18 @@ curl_easy_init(void)
 	return load() ? lc.easy_init() : NULL;
 }
 
-/* The one argument after the option, by the type its number implies. */
-#define FORWARD_OPTION(fn, handle, option, ap) do {			\
-	if ((option) < CURLOPTTYPE_OBJECTPOINT)				\
-		return fn((handle), (option), va_arg((ap), long));	\
-	if ((option) >= CURLOPTTYPE_OFF_T && (option) < CURLOPTTYPE_BLOB) \
-		return fn((handle), (option), va_arg((ap), curl_off_t));\
-	return fn((handle), (option), va_arg((ap), void *));		\
+/* The one argument after an option, by the type its number implies:
+ * libcurl's own rule (CURLOPTTYPE_*), shared by easy and multi options.
+ * The caller's return type is the setter's. */
+#define FORWARD_OPTION(rc, fn, handle, option, ap) do {			\
+	if ((long)(option) < CURLOPTTYPE_OBJECTPOINT)			\
+		(rc) = fn((handle), (option), va_arg((ap), long));	\
+	else if ((long)(option) >= CURLOPTTYPE_OFF_T &&			\
+	    (long)(option) < CURLOPTTYPE_BLOB)				\
+		(rc) = fn((handle), (option), va_arg((ap), curl_off_t));\
+	else								\
+		(rc) = fn((handle), (option), va_arg((ap), void *));	\
 } while (0)
-
-static CURLcode
-easy_setopt_v(CURL *h, CURLoption option, va_list ap)
-{
-	FORWARD_OPTION(lc.easy_setopt, h, option, ap);
-}
 
 CURLcode
 curl_easy_setopt(CURL *h, CURLoption option, ...)
@@ -141,7 +139,7 @@ curl_easy_setopt(CURL *h, CURLoption option, ...)
 	if (!load())
 		return CURLE_FAILED_INIT;
 	va_start(ap, option);
-	rc = easy_setopt_v(h, option, ap);
+	FORWARD_OPTION(rc, lc.easy_setopt, h, option, ap);
 	va_end(ap);
 	return rc;
 }
@@ -245,12 +243,7 @@ curl_multi_setopt(CURLM *m, CURLMoption option, ...)
 	if (!load())
 		return CURLM_INTERNAL_ERROR;
 	va_start(ap, option);
-	if (option < CURLOPTTYPE_OBJECTPOINT)
-		rc = lc.multi_setopt(m, option, va_arg(ap, long));
-	else if (option >= CURLOPTTYPE_OFF_T && option < CURLOPTTYPE_BLOB)
-		rc = lc.multi_setopt(m, option, va_arg(ap, curl_off_t));
-	else
-		rc = lc.multi_setopt(m, option, va_arg(ap, void *));
+	FORWARD_OPTION(rc, lc.multi_setopt, m, option, ap);
 	va_end(ap);
 	return rc;
 }

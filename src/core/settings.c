@@ -421,25 +421,30 @@ sec_monitor(struct rd *r, const char *k, yaml_node_t *v,
 	return 1;
 }
 
-static int
-set_upstream_dns_list(struct rd *r, yaml_node_t *n, const char *csv,
-    struct conduit_settings *s)
+int
+conduit_settings_set_upstream_dns(struct conduit_settings *s,
+    const char *field, const char *csv, struct conduit_err *err)
 {
 	char buf[512], *tok, *save = NULL;
+	size_t l = strlen(csv);
 	int rc;
 
 	s->n_upstream_dns = 0;
-	if (strcmp(csv, "none") == 0 || csv[0] == '\0')
+	if (l == 0 || strcmp(csv, "none") == 0)
 		return 0;
-	if (strlen(csv) >= sizeof(buf))
-		return node_err(r, n, "upstream_dns \"%s\" is too long%s", csv, "");
-	snprintf(buf, sizeof(buf), "%s", csv);
+	if (csv[0] == ',' || csv[l - 1] == ',' || strstr(csv, ",,") != NULL)
+		return conduit_err_set(err, CONDUIT_EINVAL,
+		    "%s \"%.200s\" has an empty entry", field, csv);
+	if (l >= sizeof(buf))
+		return conduit_err_set(err, CONDUIT_EINVAL, "%s is too long",
+		    field);
+	memcpy(buf, csv, l + 1);
 	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		if (s->n_upstream_dns >= CONDUIT_MAX_UPSTREAM_DNS)
-			return node_err(r, n, "upstream_dns lists more than 4 "
-			    "servers%s%s", "", "");
-		if ((rc = at(r, n, conduit_validate_ip("upstream_dns", tok,
-		    r->err))) != 0)
+			return conduit_err_set(err, CONDUIT_EINVAL,
+			    "%s lists more than %d servers", field,
+			    CONDUIT_MAX_UPSTREAM_DNS);
+		if ((rc = conduit_validate_ip(field, tok, err)) != 0)
 			return rc;
 		snprintf(s->upstream_dns[s->n_upstream_dns++],
 		    sizeof(s->upstream_dns[0]), "%s", tok);
@@ -501,7 +506,8 @@ sec_top(struct rd *r, const char *k, yaml_node_t *v, struct conduit_settings *s)
 			return 0;
 		}
 		const char *csv = scalar(r, v, "upstream_dns");
-		return csv ? set_upstream_dns_list(r, v, csv, s) : CONDUIT_EINVAL;
+		return csv ? at(r, v, conduit_settings_set_upstream_dns(s,
+		    "upstream_dns", csv, r->err)) : CONDUIT_EINVAL;
 	}
 	if (strcmp(k, "health") == 0)
 		return walk_map(r, v, "health", sec_health, s);
